@@ -1,0 +1,240 @@
+"""The event thread: one thread, shared by every socket, runs every callback.
+
+This is the mini-program's single JS thread. It waits in ``selector.select()`` for
+sockets to become readable and for work posted by other threads, which wake it through
+a socketpair: nothing here polls, and an idle process burns no CPU.
+
+- Datagrams are read *and* delivered on this thread, with no hand-off between threads
+  on the receive path (a queue hand-off measured 0.43x the throughput of a direct call).
+- Work posted with ``call_soon`` (listening, close, send results, errors) runs here in
+  the order it was posted, before the sockets that became readable in the same wake-up,
+  so ``onListening`` comes before the first ``onMessage`` and ``send``'s ``success``
+  before the echo it caused.
+- The thread exists only while a socket is open or work is pending: it starts with the
+  first socket and ends, releasing its selector and wake-up sockets, once the last
+  socket's ``close`` event has been delivered. A process that closes its sockets is left
+  with no thread and no file descriptor of ours.
+
+This module knows nothing of UDPSocket: owners are anything with ``close()`` and
+``_after_fork()``, readers are plain callables.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import selectors
+import socket
+import threading
+from typing import Any, Callable, Deque, Optional, Set, Tuple
+
+from typing_extensions import Protocol
+
+__all__ = [
+    "EXIT_JOIN_TIMEOUT",
+    "THREAD_NAME",
+    "add_reader",
+    "attach",
+    "call_soon",
+    "detach_and_call_soon",
+    "remove_reader",
+]
+
+logger = logging.getLogger("taro_udp")
+
+THREAD_NAME = "taro_udp-events"
+# At interpreter exit, how long to wait for the thread to deliver the ``close`` events.
+# A listener that blocks must not hang the user's process; the thread is a daemon.
+EXIT_JOIN_TIMEOUT = 2.0
+
+_Work = Tuple[Callable[..., object], Tuple[Any, ...]]
+
+
+class Owner(Protocol):
+    """What the loop needs of a socket: to close it at exit, and to drop it after fork."""
+
+    def close(self) -> None: ...  # pragma: no cover
+
+    def _after_fork(self) -> None: ...  # pragma: no cover
+
+
+class EventLoop:
+    """One life of the event thread: its selector, its wake-up pair, its work queue."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        try:
+            self.wake_r, self.wake_w = socket.socketpair()
+        except OSError:
+            self.selector.close()
+            raise
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        # epoll and kqueue watch an fd from the moment it is registered, even during a
+        # select() already in progress; select() and poll() only see it on their next call.
+        self.live_registration = type(self.selector).__name__ in (
+            "EpollSelector",
+            "KqueueSelector",
+        )
+        self.ready: Deque[_Work] = collections.deque()
+        self.wake_pending = False
+        self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
+        self.ident: Optional[int] = None
+        self.thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+
+    # The loop's state below is guarded by the module's ``_lock``.
+
+    def wake(self) -> None:
+        """Make ``select()`` return; called with ``_lock`` held (see ``call_soon``)."""
+        if self.wake_pending or threading.get_ident() == self.ident:
+            return  # a byte is already on its way, or the thread will look before it sleeps
+        self.wake_pending = True
+        try:
+            self.wake_w.send(b"\0")
+        except OSError:  # pragma: no cover - the pair is ours and holds at most one byte
+            logger.exception("taro_udp: could not wake the event thread")
+
+    def _take_ready(self) -> Deque[_Work]:
+        with _lock:
+            if self.wake_pending:
+                self.wake_pending = False
+                try:
+                    self.wake_r.recv(64)
+                except (BlockingIOError, InterruptedError):  # pragma: no cover
+                    pass
+            batch = self.ready
+            self.ready = collections.deque()
+            return batch
+
+    def _retire_if_idle(self) -> bool:
+        global _current
+        with _lock:
+            if self.owners or self.ready:
+                return False
+            if _current is self:
+                _current = None
+            return True
+
+    def _run(self) -> None:
+        self.ident = threading.get_ident()
+        select = self.selector.select
+        try:
+            while True:
+                # Work posted by this thread itself wrote no wake-up byte: don't sleep on it.
+                events = select(0 if self.ready else None)
+                if self.wake_pending or self.ready:
+                    for work, args in self._take_ready():
+                        try:
+                            work(*args)
+                        except Exception:  # user code is guarded by the socket: this is ours
+                            logger.exception("taro_udp: internal error in the event thread")
+                for key, _mask in events:
+                    reader = key.data
+                    if reader is None:
+                        continue  # the wake-up pair: its byte was read in _take_ready
+                    try:
+                        reader()
+                    except Exception:
+                        logger.exception("taro_udp: internal error in the event thread")
+                if not self.owners and self._retire_if_idle():
+                    break
+        finally:
+            self.selector.close()
+            self.wake_r.close()
+            self.wake_w.close()
+
+
+_lock = threading.Lock()
+_current: Optional[EventLoop] = None
+
+
+def _live() -> EventLoop:
+    """The running loop, started if there is none; called with ``_lock`` held."""
+    global _current
+    loop = _current
+    if loop is None:
+        loop = EventLoop()
+        loop.thread.start()
+        _current = loop
+    return loop
+
+
+def attach(owner: Owner) -> None:
+    """Keep ``owner`` alive (and the thread running) until ``detach_and_call_soon``."""
+    with _lock:
+        _live().owners.add(owner)
+
+
+def add_reader(fd: int, reader: Callable[[], object]) -> None:
+    """Call ``reader()`` on the event thread whenever ``fd`` is readable (owner attached)."""
+    with _lock:
+        loop = _live()
+        loop.selector.register(fd, selectors.EVENT_READ, reader)
+        if not loop.live_registration:
+            loop.wake()
+
+
+def remove_reader(fd: int) -> None:
+    """Stop watching ``fd``; must be called *before* the fd is closed (the number is reused)."""
+    with _lock:
+        loop = _current
+        if loop is not None:
+            try:
+                loop.selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+
+
+def call_soon(work: Callable[..., object], *args: Any) -> None:
+    """Run ``work(*args)`` on the event thread, after everything posted before it."""
+    with _lock:
+        loop = _live()
+        loop.ready.append((work, args))
+        loop.wake()
+
+
+def detach_and_call_soon(owner: Owner, work: Callable[..., object], *args: Any) -> None:
+    """Release ``owner`` and post its last event in one step.
+
+    One step, so the thread cannot go idle between the two and miss the event.
+    """
+    with _lock:
+        loop = _live()
+        loop.owners.discard(owner)
+        loop.ready.append((work, args))
+        loop.wake()
+
+
+def _close_all_at_exit() -> None:
+    with _lock:
+        loop = _current
+        owners = list(loop.owners) if loop is not None else []
+    for owner in owners:
+        owner.close()
+    if loop is not None and loop.thread.is_alive():
+        # Delivers the ``close`` events; bounded, since a listener may be blocked forever.
+        loop.thread.join(EXIT_JOIN_TIMEOUT)
+
+
+def _after_fork_in_child() -> None:
+    # The child has no event thread. Its copies of the parent's sockets are dropped
+    # without events; the epoll fd is closed without epoll_ctl, which would change the
+    # parent's interest list (the child's copy refers to the same epoll instance).
+    global _lock, _current
+    _lock = threading.Lock()
+    loop, _current = _current, None
+    if loop is None:
+        return
+    for owner in list(loop.owners):
+        owner._after_fork()
+    loop.selector.close()
+    loop.wake_r.close()
+    loop.wake_w.close()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,432 @@
+"""UDPSocket: WeChat's ``UDPSocket`` on an OS socket and the shared event thread."""
+
+# WeChat's method and parameter names are the API being mirrored.
+# ruff: noqa: N802, A002
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from types import TracebackType
+from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+
+from . import _loop, _transport, _validators
+from ._addresses import SockAddr, family_name, resolve, wildcard
+from ._errors import ERR_INVALID_ADDRESS, ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
+from ._registry import ListenerRegistry
+from ._results import failure, listener_failure, success
+from ._types import (
+    CallbackResult,
+    CloseListener,
+    ErrorListener,
+    ListeningListener,
+    MessageListener,
+    OnErrorCallbackResult,
+    OnMessageCallbackResult,
+    ResultCallback,
+    SendOption,
+    SocketType,
+)
+
+__all__ = ["BIND_ADDRESS_ENV", "DRAIN_LIMIT", "UDPSocket"]
+
+logger = logging.getLogger("taro_udp")
+
+# Environment variable naming the address that bind() without ``address=`` (and the
+# automatic bind of send/connect) uses instead of all interfaces, e.g. 127.0.0.1 for a
+# test harness that must stay on loopback.
+BIND_ADDRESS_ENV = "TARO_UDP_BIND_ADDRESS"
+
+# Datagrams read from one socket per wake-up before the other ready sockets get a turn.
+# The socket stays readable, so the rest are read on the next pass; nothing is dropped.
+DRAIN_LIMIT = 256
+
+# Socket states (Node's dgram keeps the same ones in one place).
+UNBOUND = "unbound"
+BOUND = "bound"
+CONNECTED = "connected"
+CLOSED = "closed"
+
+_CLOSED_REASON = "socket is closed"
+
+_Self = TypeVar("_Self", bound="UDPSocket")
+_Result = Union[CallbackResult, OnErrorCallbackResult]
+
+
+class UDPSocket:
+    """A UDP socket with WeChat's ``UDPSocket`` API.
+
+    Create one with ``taro_udp.create_udp_socket()`` (``wx.createUDPSocket()``). Every
+    listener and callback runs on the library's single event thread, one at a time;
+    every method may be called from any thread, including from inside a listener. An
+    open socket is kept alive by the library until ``close()``.
+    """
+
+    def __init__(
+        self, type: Optional[str] = "udp4", options: Optional[Mapping[str, Any]] = None
+    ) -> None:
+        kind = _validators.socket_type(type)
+        opts = _validators.socket_options(options, kind)
+        self._type: SocketType = kind
+        self._family = socket.AF_INET6 if kind == "udp6" else socket.AF_INET
+        self._family_name = family_name(self._family)
+        try:
+            self._transport = _transport.transport_factory(self._family, opts)
+        except OSError as exc:
+            raise _os_failure("createUDPSocket", exc) from exc
+        self._fd = self._transport.fileno()
+        self._lock = threading.RLock()
+        self._state = UNBOUND
+        self._local_address = ""
+        self._local_port = 0
+        self._broadcast = False
+        self._on_message: ListenerRegistry[MessageListener] = ListenerRegistry()
+        self._on_error: ListenerRegistry[ErrorListener] = ListenerRegistry()
+        self._on_listening: ListenerRegistry[ListeningListener] = ListenerRegistry()
+        self._on_close: ListenerRegistry[CloseListener] = ListenerRegistry()
+        try:
+            _loop.attach(self)
+        except OSError as exc:  # no fd left for the event thread's selector
+            self._transport.close()
+            raise _os_failure("createUDPSocket", exc) from exc
+
+    def __repr__(self) -> str:
+        where = f" {self._local_address}:{self._local_port}" if self._local_port else ""
+        return f"<UDPSocket {self._type} {self._state}{where}>"
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    # -- bind / connect / setTTL / close -------------------------------------------------
+
+    def bind(self, port: Optional[int] = None, *, address: Optional[str] = None) -> int:
+        """Bind ``port`` (0 or omitted: the OS picks) and return the port bound.
+
+        Mirrors ``UDPSocket.bind(port)``. Binds all interfaces (``0.0.0.0``/``::``) as
+        WeChat does, unless ``address`` (a Python extra) or the ``TARO_UDP_BIND_ADDRESS``
+        environment variable names one. Emits ``listening`` on the event thread. A failure
+        raises ``UDPSocketError`` and is also delivered to ``onError``.
+        """
+        try:
+            with self._lock:
+                self._check_open()
+                if self._state is not UNBOUND:
+                    raise ArgumentError("socket is already bound", ERR_SYSTEM)
+                return self._bind(_validators.bind_port(port), address)
+        except ArgumentError as exc:
+            result = failure("bind", exc.reason, exc.code)
+            errno_ = None
+        except OSError as exc:
+            result = failure("bind", *from_os_error(exc))
+            errno_ = exc.errno
+        _loop.call_soon(self._emit_error, result)
+        raise UDPSocketError(result["errMsg"], result["errCode"], errno_)
+
+    def _bind(self, port: int, address: Optional[str]) -> int:
+        # Called with the lock held, on an open unbound socket.
+        if address is None:
+            address = os.environ.get(BIND_ADDRESS_ENV) or wildcard(self._family)
+        host, bound = self._transport.bind(resolve(address, port, self._family))
+        self._local_address = host
+        self._local_port = bound
+        self._state = BOUND
+        # Post ``listening`` before the fd is watched, so it precedes the first message.
+        _loop.call_soon(self._emit, self._on_listening, "onListening", success("bind"))
+        _loop.add_reader(self._fd, self._on_readable)
+        return bound
+
+    def _ensure_bound(self) -> None:
+        # send/write/connect on an unbound socket bind it first, as Node and the OS do.
+        if self._state is UNBOUND:
+            with self._lock:
+                if self._state is UNBOUND:
+                    self._bind(0, None)
+
+    def _check_open(self) -> None:
+        # The one guard at every public entry (Node's healthCheck).
+        if self._state is CLOSED:
+            raise ArgumentError(_CLOSED_REASON, ERR_SYSTEM)
+
+    def connect(self, option: Optional[Mapping[str, Any]] = None, /, **fields: Any) -> None:
+        """Send to and receive from one peer only (``UDPSocket.connect``).
+
+        ``option`` is ``{"address", "port"}`` (or the same keyword arguments). Binds
+        first if needed. Afterwards ``send``/``write`` without ``address``/``port`` go to
+        that peer. Failures are delivered to ``onError``, never raised.
+        """
+        opt = _validators.option(option, fields, "connect", _validators.CONNECT_KEYS)
+        try:
+            with self._lock:
+                self._check_open()
+                port = _validators.peer_port(opt.get("port"))
+                peer = resolve(opt.get("address"), port, self._family)
+                self._ensure_bound()
+                self._transport.connect(peer)
+                self._state = CONNECTED
+        except ArgumentError as exc:
+            self._report("connect", exc.reason, exc.code)
+        except OSError as exc:
+            self._report("connect", *self._os_reason(exc))
+
+    def setTTL(self, ttl: int) -> None:
+        """Set the IP TTL (hop limit on udp6) of sent datagrams: 0–255 (``UDPSocket.setTTL``).
+
+        Failures (``invalid ttl``, the OS refusing a value) go to ``onError``, never raised.
+        """
+        try:
+            self._check_open()
+            self._transport.set_ttl(_validators.ttl(ttl))
+        except ArgumentError as exc:
+            self._report("setTTL", exc.reason, exc.code)
+        except OSError as exc:
+            self._report("setTTL", *self._os_reason(exc))
+
+    def close(self) -> None:
+        """Close the socket (``UDPSocket.close``). Idempotent; never raises.
+
+        The OS socket is released before ``close()`` returns and no ``onMessage``
+        listener starts for this socket afterwards. ``onClose`` listeners run once, on
+        the event thread, after every event posted before the call.
+        """
+        with self._lock:
+            if self._state is CLOSED:
+                return
+            was_bound = self._state is not UNBOUND
+            self._state = CLOSED
+            if was_bound:
+                _loop.remove_reader(self._fd)
+            try:
+                self._transport.close()
+            except OSError:  # pragma: no cover - nothing a caller could do about it
+                logger.exception("taro_udp: error while releasing a socket")
+            _loop.detach_and_call_soon(
+                self, self._emit, self._on_close, "onClose", success("close")
+            )
+
+    def _after_fork(self) -> None:
+        # In a forked child: this copy of a parent's socket is dead. Drop it silently
+        # (closing the child's fd leaves the parent's socket untouched).
+        self._lock = threading.RLock()
+        self._state = CLOSED
+        try:
+            self._transport.close()
+        except OSError:  # pragma: no cover
+            pass
+
+    # -- send / write ----------------------------------------------------------------
+
+    def send(self, option: Optional[SendOption] = None, /, **fields: Any) -> None:
+        """Send one datagram (``UDPSocket.send``).
+
+        ``option`` (or keyword arguments): ``address``, ``port``, ``message`` (``str`` as
+        UTF-8, or bytes-like; ``data`` is Taro's legacy name), ``offset``, ``length``,
+        ``setBroadcast``, and ``success``/``fail``/``complete``. Never raises for a bad
+        value or an OS failure: ``fail`` then ``complete`` get
+        ``{"errMsg": "send:fail <reason>", "errCode": n}`` and ``onError`` fires;
+        success gives ``{"errMsg": "send:ok"}``. Callbacks run on the event thread,
+        always after ``send()`` has returned.
+        """
+        self._send("send", option, fields)
+
+    def write(self, option: Optional[SendOption] = None, /, **fields: Any) -> None:
+        """Like ``send``, reporting ``write:ok``/``write:fail`` (``UDPSocket.write``).
+
+        On a connected socket ``address``/``port`` may be omitted.
+        """
+        self._send("write", option, fields)
+
+    def _send(self, method: str, option: Any, fields: Dict[str, Any]) -> None:
+        opt = _validators.option(option, fields, method, _validators.SEND_KEYS)
+        on_success = _validators.callback(opt, "success", method)
+        on_fail = _validators.callback(opt, "fail", method)
+        on_complete = _validators.callback(opt, "complete", method)
+        try:
+            self._check_open()
+            address = opt.get("address")
+            port = opt.get("port")
+            peer: Optional[SockAddr] = None
+            if address is not None or port is not None or self._state is not CONNECTED:
+                port = _validators.peer_port(port)
+                if address is None:
+                    raise ArgumentError("invalid address", ERR_INVALID_ADDRESS)
+                peer = resolve(address, port, self._family)
+            data = opt.get("message")
+            if data is None:
+                data = opt.get("data")
+            payload = _validators.message(data, opt.get("offset"), opt.get("length"))
+            self._ensure_bound()
+            broadcast = bool(opt.get("setBroadcast", False))
+            if broadcast is not self._broadcast:
+                self._transport.set_broadcast(broadcast)
+                self._broadcast = broadcast
+            if peer is None:
+                self._transport.send(payload)
+            else:
+                self._transport.sendto(payload, peer)
+        except ArgumentError as exc:
+            result = failure(method, exc.reason, exc.code)
+        except OSError as exc:
+            result = failure(method, *self._os_reason(exc))
+        else:
+            if on_success is not None or on_complete is not None:
+                _loop.call_soon(self._finish, success(method), on_success, on_complete, False)
+            return
+        _loop.call_soon(self._finish, result, on_fail, on_complete, True)
+
+    def _os_reason(self, exc: OSError) -> tuple[str, int]:
+        # A call that raced with close() sees EBADF: report what the user did, not that.
+        if self._state is CLOSED:
+            return (_CLOSED_REASON, ERR_SYSTEM)
+        return from_os_error(exc)
+
+    # -- listeners -------------------------------------------------------------------
+
+    def onMessage(self, listener: MessageListener) -> None:
+        """Listen for datagrams (``UDPSocket.onMessage``); payload ``OnMessageCallbackResult``.
+
+        Runs on the event thread. Adding the same listener twice has no further effect.
+        """
+        _validators.listener(listener, "onMessage")
+        self._on_message.add(listener)
+
+    def offMessage(self, listener: Optional[MessageListener] = None) -> None:
+        """Remove ``listener``, or every ``onMessage`` listener when called without one."""
+        self._on_message.remove(listener)
+
+    def onError(self, listener: ErrorListener) -> None:
+        """Listen for errors (``UDPSocket.onError``); payload ``{"errMsg", "errCode"}``.
+
+        Runs on the event thread. With no ``onError`` listener, errors are logged as
+        warnings on the ``taro_udp`` logger.
+        """
+        _validators.listener(listener, "onError")
+        self._on_error.add(listener)
+
+    def offError(self, listener: Optional[ErrorListener] = None) -> None:
+        """Remove ``listener``, or every ``onError`` listener when called without one."""
+        self._on_error.remove(listener)
+
+    def onListening(self, listener: ListeningListener) -> None:
+        """Listen for the socket starting to receive (``UDPSocket.onListening``).
+
+        Payload ``{"errMsg": "bind:ok"}``; runs on the event thread after a bind.
+        """
+        _validators.listener(listener, "onListening")
+        self._on_listening.add(listener)
+
+    def offListening(self, listener: Optional[ListeningListener] = None) -> None:
+        """Remove ``listener``, or every ``onListening`` listener when called without one."""
+        self._on_listening.remove(listener)
+
+    def onClose(self, listener: CloseListener) -> None:
+        """Listen for the close (``UDPSocket.onClose``); payload ``{"errMsg": "close:ok"}``.
+
+        Runs on the event thread, exactly once per socket.
+        """
+        _validators.listener(listener, "onClose")
+        self._on_close.add(listener)
+
+    def offClose(self, listener: Optional[CloseListener] = None) -> None:
+        """Remove ``listener``, or every ``onClose`` listener when called without one."""
+        self._on_close.remove(listener)
+
+    # -- the event thread ----------------------------------------------------------------
+
+    def _report(self, method: str, reason: str, code: int) -> None:
+        _loop.call_soon(self._emit_error, failure(method, reason, code))
+
+    def _on_readable(self) -> None:
+        # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
+        recv = self._transport.recv
+        registry = self._on_message
+        family = self._family_name
+        for _ in range(DRAIN_LIMIT):
+            if self._state is CLOSED:
+                return
+            try:
+                data, host, port, local = recv()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if self._state is CLOSED:
+                    return
+                # e.g. ICMP port unreachable on a connected socket: report, keep reading.
+                self._emit_error(failure("receive", *from_os_error(exc)))
+                continue
+            payload: OnMessageCallbackResult = {
+                "message": data,
+                "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
+                "localInfo": {
+                    "address": local or self._local_address,
+                    "family": family,
+                    "port": self._local_port,
+                },
+            }
+            for listener in registry.listeners:
+                if self._state is CLOSED:  # close() from inside a listener
+                    return
+                try:
+                    listener(payload)
+                except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
+                    self._listener_failed("onMessage", exc)
+
+    def _emit(self, registry: ListenerRegistry[Any], name: str, payload: CallbackResult) -> None:
+        for listener in registry.listeners:
+            try:
+                listener(payload)
+            except BaseException as exc:  # noqa: BLE001
+                self._listener_failed(name, exc)
+
+    def _emit_error(self, payload: OnErrorCallbackResult, logged: bool = False) -> None:
+        listeners = self._on_error.listeners
+        if not listeners:
+            if not logged:
+                logger.warning(
+                    "%s (errCode %d); no onError listener", payload["errMsg"], payload["errCode"]
+                )
+            return
+        for listener in listeners:
+            try:
+                listener(payload)
+            except BaseException:
+                logger.exception("taro_udp: onError listener %r raised", listener)
+
+    def _listener_failed(self, name: str, exc: BaseException) -> None:
+        logger.error("taro_udp: %s listener raised", name, exc_info=exc)
+        self._emit_error(listener_failure(name, exc), logged=True)
+
+    def _finish(
+        self,
+        result: _Result,
+        callback: Optional[ResultCallback],
+        on_complete: Optional[ResultCallback],
+        failed: bool,
+    ) -> None:
+        # success/fail, then complete, with the same dict; then the error event.
+        if callback is not None:
+            self._call_result(callback, "fail" if failed else "success", result)
+        if on_complete is not None:
+            self._call_result(on_complete, "complete", result)
+        if failed:
+            self._emit_error(dict(result))  # type: ignore[arg-type]
+
+    def _call_result(self, callback: Callable[[Any], Any], name: str, result: _Result) -> None:
+        try:
+            callback(result)
+        except BaseException as exc:  # noqa: BLE001
+            self._listener_failed(name, exc)
+
+
+def _os_failure(method: str, exc: OSError) -> UDPSocketError:
+    reason, code = from_os_error(exc)
+    return UDPSocketError(f"{method}:fail {reason}", code, exc.errno)
