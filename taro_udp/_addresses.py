@@ -12,13 +12,15 @@ from typing import Any, Dict, Tuple
 
 from ._errors import ERR_INVALID_ADDRESS, ArgumentError
 
-__all__ = ["SockAddr", "family_name", "resolve", "wildcard"]
+__all__ = ["Host", "SockAddr", "family_name", "resolve", "resolve_host", "sockaddr", "wildcard"]
 
 SockAddr = Tuple[Any, ...]
+# A resolved host: (address text for the sockaddr, flowinfo, scope_id).
+Host = Tuple[str, int, int]
 
 _INVALID = "invalid address"
 # Parsed literals per (text, family): (host for the sockaddr, flowinfo, scope_id).
-_literals: Dict[Tuple[str, int], Tuple[str, int, int]] = {}
+_literals: Dict[Tuple[str, int], Host] = {}
 # A bound, not a policy: a program that talks to more distinct literal addresses than
 # this simply parses them again; the cache never grows past it.
 _LITERAL_CACHE_MAX = 4096
@@ -34,8 +36,8 @@ def wildcard(family: int) -> str:
     return "::" if family == socket.AF_INET6 else "0.0.0.0"
 
 
-def resolve(host: object, port: int, family: int) -> SockAddr:
-    """Return the sockaddr for ``host``/``port`` on a socket of ``family``.
+def resolve_host(host: object, family: int) -> Host:
+    """Resolve the ``address`` of a call for a socket of ``family``.
 
     ``host`` may be an IP literal (IPv6 with a ``%zone``) or a host name. On a udp6
     socket (dual-stack) IPv4 addresses become IPv4-mapped IPv6 addresses; on a udp4
@@ -47,12 +49,22 @@ def resolve(host: object, port: int, family: int) -> SockAddr:
     parsed = _literals.get((host, family))
     if parsed is None:
         parsed = _parse(host, family)
+    return parsed
+
+
+def sockaddr(host: Host, port: int, family: int) -> SockAddr:
+    """The socket address of a resolved host and a port."""
     if family == socket.AF_INET6:
-        return (parsed[0], port, parsed[1], parsed[2])
-    return (parsed[0], port)
+        return (host[0], port, host[1], host[2])
+    return (host[0], port)
 
 
-def _parse(host: str, family: int) -> Tuple[str, int, int]:
+def resolve(host: object, port: int, family: int) -> SockAddr:
+    """``sockaddr(resolve_host(host, family), port, family)``."""
+    return sockaddr(resolve_host(host, family), port, family)
+
+
+def _parse(host: str, family: int) -> Host:
     if not host or "\x00" in host:
         raise ArgumentError(_INVALID, ERR_INVALID_ADDRESS)
     flags = socket.AI_V4MAPPED if family == socket.AF_INET6 else 0

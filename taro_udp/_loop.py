@@ -34,12 +34,16 @@ from typing_extensions import Protocol
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
+    "MAX_PENDING",
     "THREAD_NAME",
     "add_reader",
     "attach",
     "call_soon",
+    "current",
     "detach_and_call_soon",
+    "in_event_thread",
     "remove_reader",
+    "wait_for_room",
 ]
 
 logger = logging.getLogger("taro_udp")
@@ -48,6 +52,12 @@ THREAD_NAME = "taro_udp-events"
 # At interpreter exit, how long to wait for the thread to deliver the ``close`` events.
 # A listener that blocks must not hang the user's process; the thread is a daemon.
 EXIT_JOIN_TIMEOUT = 2.0
+
+# Bound of the queue of posted work (send results, errors, listening, close). A thread
+# other than the event thread that sends while this many results wait is held in
+# ``wait_for_room`` until the event thread has taken them: backpressure instead of
+# unbounded memory. The event thread itself never waits (it would wait for itself).
+MAX_PENDING = 10_000
 
 _Work = Tuple[Callable[..., object], Tuple[Any, ...]]
 
@@ -107,7 +117,30 @@ class EventLoop:
                     pass
             batch = self.ready
             self.ready = collections.deque()
+            if len(batch) >= MAX_PENDING:
+                _room.notify_all()
             return batch
+
+    def _run_once(self) -> None:
+        # One wake-up. A method of its own so that its locals (the ready keys, the work
+        # just run) are released before the next select(): a closed socket must not be
+        # kept alive by the loop while it sleeps.
+        # Work posted by this thread itself wrote no wake-up byte: don't sleep on it.
+        events = self.selector.select(0 if self.ready else None)
+        if self.wake_pending or self.ready:
+            for work, args in self._take_ready():
+                try:
+                    work(*args)
+                except Exception:  # user code is guarded by the socket: this is ours
+                    logger.exception("taro_udp: internal error in the event thread")
+        for key, _mask in events:
+            reader = key.data
+            if reader is None:
+                continue  # the wake-up pair: its byte was read in _take_ready
+            try:
+                reader()
+            except Exception:
+                logger.exception("taro_udp: internal error in the event thread")
 
     def _retire_if_idle(self) -> bool:
         global _current
@@ -120,25 +153,9 @@ class EventLoop:
 
     def _run(self) -> None:
         self.ident = threading.get_ident()
-        select = self.selector.select
         try:
             while True:
-                # Work posted by this thread itself wrote no wake-up byte: don't sleep on it.
-                events = select(0 if self.ready else None)
-                if self.wake_pending or self.ready:
-                    for work, args in self._take_ready():
-                        try:
-                            work(*args)
-                        except Exception:  # user code is guarded by the socket: this is ours
-                            logger.exception("taro_udp: internal error in the event thread")
-                for key, _mask in events:
-                    reader = key.data
-                    if reader is None:
-                        continue  # the wake-up pair: its byte was read in _take_ready
-                    try:
-                        reader()
-                    except Exception:
-                        logger.exception("taro_udp: internal error in the event thread")
+                self._run_once()
                 if not self.owners and self._retire_if_idle():
                     break
         finally:
@@ -148,6 +165,7 @@ class EventLoop:
 
 
 _lock = threading.Lock()
+_room = threading.Condition(_lock)  # notified when a full queue has been taken
 _current: Optional[EventLoop] = None
 
 
@@ -196,6 +214,37 @@ def call_soon(work: Callable[..., object], *args: Any) -> None:
         loop.wake()
 
 
+def current() -> EventLoop:
+    """The running loop; called on the event thread, where there always is one."""
+    loop = _current
+    assert loop is not None
+    return loop
+
+
+def in_event_thread() -> bool:
+    """Whether the caller is the event thread (which must never wait for itself)."""
+    loop = _current
+    return loop is not None and loop.ident == threading.get_ident()
+
+
+def wait_for_room() -> None:
+    """Hold the calling thread while ``MAX_PENDING`` results wait for the event thread.
+
+    Call it with no lock held (the event thread may need that lock to drain the queue).
+    """
+    loop = _current
+    if loop is None or len(loop.ready) < MAX_PENDING:  # the fast path takes no lock
+        return
+    with _room:
+        while True:
+            loop = _current
+            if loop is None or loop.ident == threading.get_ident():
+                return
+            if len(loop.ready) < MAX_PENDING:
+                return
+            _room.wait()
+
+
 def detach_and_call_soon(owner: Owner, work: Callable[..., object], *args: Any) -> None:
     """Release ``owner`` and post its last event in one step.
 
@@ -208,7 +257,12 @@ def detach_and_call_soon(owner: Owner, work: Callable[..., object], *args: Any) 
         loop.wake()
 
 
+exiting = False  # set at interpreter exit: close() then never waits for a listener
+
+
 def _close_all_at_exit() -> None:
+    global exiting
+    exiting = True
     with _lock:
         loop = _current
         owners = list(loop.owners) if loop is not None else []
@@ -223,8 +277,9 @@ def _after_fork_in_child() -> None:
     # The child has no event thread. Its copies of the parent's sockets are dropped
     # without events; the epoll fd is closed without epoll_ctl, which would change the
     # parent's interest list (the child's copy refers to the same epoll instance).
-    global _lock, _current
+    global _lock, _room, _current
     _lock = threading.Lock()
+    _room = threading.Condition(_lock)
     loop, _current = _current, None
     if loop is None:
         return

@@ -10,13 +10,14 @@ import os
 import socket
 import threading
 from types import TracebackType
-from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from . import _loop, _transport, _validators
-from ._addresses import SockAddr, family_name, resolve, wildcard
-from ._errors import ERR_INVALID_ADDRESS, ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
+from ._addresses import SockAddr, family_name, resolve, resolve_host, sockaddr, wildcard
+from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
 from ._results import failure, listener_failure, success
+from ._transport import Buffer
 from ._types import (
     CallbackResult,
     CloseListener,
@@ -53,6 +54,8 @@ _CLOSED_REASON = "socket is closed"
 
 _Self = TypeVar("_Self", bound="UDPSocket")
 _Result = Union[CallbackResult, OnErrorCallbackResult]
+# A plain dict built by ported code type-checks too; SendOption documents the keys.
+SendOptionLike = Union[SendOption, Mapping[str, Any]]
 
 
 class UDPSocket:
@@ -82,6 +85,10 @@ class UDPSocket:
         self._local_address = ""
         self._local_port = 0
         self._broadcast = False
+        # Set by the event thread while it delivers this socket's datagrams; close() from
+        # another thread waits for that delivery to end (see close()).
+        self._delivering = False
+        self._close_waiter: Optional[threading.Event] = None
         self._on_message: ListenerRegistry[MessageListener] = ListenerRegistry()
         self._on_error: ListenerRegistry[ErrorListener] = ListenerRegistry()
         self._on_listening: ListenerRegistry[ListeningListener] = ListenerRegistry()
@@ -168,8 +175,8 @@ class UDPSocket:
         try:
             with self._lock:
                 self._check_open()
-                port = _validators.peer_port(opt.get("port"))
-                peer = resolve(opt.get("address"), port, self._family)
+                host = resolve_host(opt.get("address"), self._family)
+                peer = sockaddr(host, _validators.peer_port(opt.get("port")), self._family)
                 self._ensure_bound()
                 self._transport.connect(peer)
                 self._state = CONNECTED
@@ -194,14 +201,17 @@ class UDPSocket:
     def close(self) -> None:
         """Close the socket (``UDPSocket.close``). Idempotent; never raises.
 
-        The OS socket is released before ``close()`` returns and no ``onMessage``
-        listener starts for this socket afterwards. ``onClose`` listeners run once, on
-        the event thread, after every event posted before the call.
+        The OS socket is released at once. When ``close()`` returns, no ``onMessage``
+        listener of this socket is running or will start: called from another thread
+        while the event thread is inside one, ``close()`` waits for it to return (so a
+        listener must not wait for the thread that closes its socket). ``onClose``
+        listeners run once, on the event thread, after every event posted before the call.
         """
         with self._lock:
             if self._state is CLOSED:
                 return
             was_bound = self._state is not UNBOUND
+            waiter = self._close_waiter = threading.Event()
             self._state = CLOSED
             if was_bound:
                 _loop.remove_reader(self._fd)
@@ -212,6 +222,12 @@ class UDPSocket:
             _loop.detach_and_call_soon(
                 self, self._emit, self._on_close, "onClose", success("close")
             )
+        # The event thread checks the state before every listener call, so only a
+        # delivery already under way can outlive close(); wait for it to finish. Not on
+        # the event thread (it would wait for itself) and not at exit (a blocked
+        # listener must not hang the interpreter).
+        if self._delivering and not _loop.in_event_thread() and not _loop.exiting:
+            waiter.wait()
 
     def _after_fork(self) -> None:
         # In a forked child: this copy of a parent's socket is dead. Drop it silently
@@ -225,7 +241,7 @@ class UDPSocket:
 
     # -- send / write ----------------------------------------------------------------
 
-    def send(self, option: Optional[SendOption] = None, /, **fields: Any) -> None:
+    def send(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Send one datagram (``UDPSocket.send``).
 
         ``option`` (or keyword arguments): ``address``, ``port``, ``message`` (``str`` as
@@ -238,7 +254,7 @@ class UDPSocket:
         """
         self._send("send", option, fields)
 
-    def write(self, option: Optional[SendOption] = None, /, **fields: Any) -> None:
+    def write(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Like ``send``, reporting ``write:ok``/``write:fail`` (``UDPSocket.write``).
 
         On a connected socket ``address``/``port`` may be omitted.
@@ -250,38 +266,63 @@ class UDPSocket:
         on_success = _validators.callback(opt, "success", method)
         on_fail = _validators.callback(opt, "fail", method)
         on_complete = _validators.callback(opt, "complete", method)
+        _loop.wait_for_room()
         try:
-            self._check_open()
-            address = opt.get("address")
-            port = opt.get("port")
-            peer: Optional[SockAddr] = None
-            if address is not None or port is not None or self._state is not CONNECTED:
-                port = _validators.peer_port(port)
-                if address is None:
-                    raise ArgumentError("invalid address", ERR_INVALID_ADDRESS)
-                peer = resolve(address, port, self._family)
-            data = opt.get("message")
-            if data is None:
-                data = opt.get("data")
-            payload = _validators.message(data, opt.get("offset"), opt.get("length"))
-            self._ensure_bound()
-            broadcast = bool(opt.get("setBroadcast", False))
-            if broadcast is not self._broadcast:
-                self._transport.set_broadcast(broadcast)
-                self._broadcast = broadcast
+            payload, peer = self._prepare_send(opt)
+        except ArgumentError as exc:
+            failed = failure(method, exc.reason, exc.code)
+            _loop.call_soon(self._finish, failed, on_fail, on_complete, True)
+            return
+        except OSError as exc:
+            failed = failure(method, *self._os_reason(exc))
+            _loop.call_soon(self._finish, failed, on_fail, on_complete, True)
+            return
+        pending: Optional[_PendingResult] = None
+        if (on_success or on_fail or on_complete) is not None and not _loop.in_event_thread():
+            # Take the result's place in the event queue before the datagram leaves, so
+            # that an answer to it cannot be delivered before its success callback.
+            pending = _PendingResult()
+            _loop.call_soon(self._finish_pending, pending, on_success, on_fail, on_complete)
+        result: _Result = success(method)
+        ok = True
+        try:
             if peer is None:
                 self._transport.send(payload)
             else:
                 self._transport.sendto(payload, peer)
-        except ArgumentError as exc:
-            result = failure(method, exc.reason, exc.code)
         except OSError as exc:
             result = failure(method, *self._os_reason(exc))
-        else:
-            if on_success is not None or on_complete is not None:
-                _loop.call_soon(self._finish, success(method), on_success, on_complete, False)
+            ok = False
+        finally:
+            if pending is not None:
+                pending.set(result, ok)
+        if pending is not None:
             return
-        _loop.call_soon(self._finish, result, on_fail, on_complete, True)
+        if not ok:
+            _loop.call_soon(self._finish, result, on_fail, on_complete, True)
+        elif on_success is not None or on_complete is not None:
+            _loop.call_soon(self._finish, result, on_success, on_complete, False)
+
+    def _prepare_send(self, opt: Mapping[str, Any]) -> Tuple[Buffer, Optional[SockAddr]]:
+        # Everything before the system call, in the documented order: closed, address,
+        # port, message, offset, length; then the automatic bind and SO_BROADCAST.
+        self._check_open()
+        address = opt.get("address")
+        port = opt.get("port")
+        peer: Optional[SockAddr] = None
+        if address is not None or port is not None or self._state is not CONNECTED:
+            host = resolve_host(address, self._family)
+            peer = sockaddr(host, _validators.peer_port(port), self._family)
+        data = opt.get("message")
+        if data is None:
+            data = opt.get("data")
+        payload = _validators.message(data, opt.get("offset"), opt.get("length"))
+        self._ensure_bound()
+        broadcast = bool(opt.get("setBroadcast", False))
+        if broadcast is not self._broadcast:
+            self._transport.set_broadcast(broadcast)
+            self._broadcast = broadcast
+        return payload, peer
 
     def _os_reason(self, exc: OSError) -> tuple[str, int]:
         # A call that raced with close() sees EBADF: report what the user did, not that.
@@ -347,11 +388,24 @@ class UDPSocket:
 
     def _on_readable(self) -> None:
         # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
+        self._delivering = True
+        try:
+            self._drain()
+        finally:
+            self._delivering = False
+            waiter = self._close_waiter
+            if waiter is not None:
+                waiter.set()
+
+    def _drain(self) -> None:
         recv = self._transport.recv
         registry = self._on_message
         family = self._family_name
+        loop = _loop.current()
         for _ in range(DRAIN_LIMIT):
-            if self._state is CLOSED:
+            if self._state is CLOSED or loop.ready:
+                # Posted work (a listener's send result, a close event) happened before
+                # the datagrams still waiting: let it run first. The socket stays readable.
                 return
             try:
                 data, host, port, local = recv()
@@ -420,11 +474,46 @@ class UDPSocket:
         if failed:
             self._emit_error(dict(result))  # type: ignore[arg-type]
 
+    def _finish_pending(
+        self,
+        pending: _PendingResult,
+        on_success: Optional[ResultCallback],
+        on_fail: Optional[ResultCallback],
+        on_complete: Optional[ResultCallback],
+    ) -> None:
+        result, ok = pending.get()
+        self._finish(result, on_success if ok else on_fail, on_complete, not ok)
+
     def _call_result(self, callback: Callable[[Any], Any], name: str, result: _Result) -> None:
         try:
             callback(result)
         except BaseException as exc:  # noqa: BLE001
             self._listener_failed(name, exc)
+
+
+class _PendingResult:
+    """The result of a send whose system call may still be under way in another thread.
+
+    The sending thread always sets it right after the call (``finally``), so the event
+    thread waits at most for one non-blocking ``sendto``.
+    """
+
+    __slots__ = ("_done", "_ok", "_result")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._result: _Result = {}
+        self._ok = False
+
+    def set(self, result: _Result, ok: bool) -> None:
+        self._result = result
+        self._ok = ok
+        self._done.release()
+
+    def get(self) -> Tuple[_Result, bool]:
+        self._done.acquire()
+        return self._result, self._ok
 
 
 def _os_failure(method: str, exc: OSError) -> UDPSocketError:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
-from typing import Any, Callable, Iterator, List, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-# How long a test may wait for an event that should come at once. Generous, because CI
-# machines are loaded; a test that passes never waits this long.
-WAIT = 10.0
+import taro_udp
+from taro_udp import UDPSocket
+
+from ._helpers import WAIT, EventThreadGate, Recorder
 
 
 def _open_fds() -> Set[int]:
@@ -48,37 +50,38 @@ def _describe_fd(fd: int) -> str:
         return "?"
 
 
-class Recorder:
-    """Collects payloads from any listener and waits for N of them, never sleeping blind."""
-
-    def __init__(self, name: str = "events") -> None:
-        self.name = name
-        self.items: List[Any] = []
-        self.threads: List[int] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, payload: Any) -> None:
-        with self._cond:
-            self.items.append(payload)
-            self.threads.append(threading.get_ident())
-            self._cond.notify_all()
-
-    def wait_for(self, count: int = 1, timeout: float = WAIT) -> List[Any]:
-        """Wait until at least ``count`` payloads arrived; fail clearly otherwise."""
-        with self._cond:
-            ok = self._cond.wait_for(lambda: len(self.items) >= count, timeout)
-            assert ok, f"expected {count} {self.name} within {timeout}s, got {len(self.items)}: {self.items!r:.500}"
-            return list(self.items)
-
-    def wait_until(self, predicate: Callable[[List[Any]], bool], what: str, timeout: float = WAIT) -> List[Any]:
-        """Wait until ``predicate(items)`` holds; fail with ``what`` otherwise."""
-        with self._cond:
-            ok = self._cond.wait_for(lambda: predicate(self.items), timeout)
-            assert ok, f"timed out after {timeout}s waiting for {what}; {self.name}: {self.items!r:.500}"
-            return list(self.items)
-
-
 @pytest.fixture
 def recorder() -> Callable[[str], Recorder]:
     """A factory of recorders: ``messages = recorder("messages")``."""
     return Recorder
+
+
+@pytest.fixture
+def make_socket() -> Iterator[Callable[..., UDPSocket]]:
+    """Create library sockets that are closed at teardown: ``make_socket("udp6")``."""
+    created: List[UDPSocket] = []
+
+    def make(kind: Optional[str] = "udp4", options: Optional[Dict[str, Any]] = None) -> UDPSocket:
+        sock = taro_udp.create_udp_socket(kind, options)
+        created.append(sock)
+        return sock
+
+    yield make
+    for sock in created:
+        sock.close()
+
+
+@pytest.fixture
+def raw_peer() -> Iterator[socket.socket]:
+    """A plain blocking OS socket on 127.0.0.1, with a timeout so a test never hangs."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(WAIT)
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def gate() -> Callable[[], EventThreadGate]:
+    """``with gate() as g: ...`` holds the event thread until ``g.release()`` or exit."""
+    return EventThreadGate
