@@ -170,7 +170,12 @@ def test_close_from_another_thread_waits_for_the_running_listener(
     sock.onMessage(slow)
     make_socket().send({"address": "127.0.0.1", "port": port, "message": "x"})
     assert inside.wait(10), "listener never ran"
-    closer = threading.Thread(target=lambda: (sock.close(), order.append("close returned")))
+
+    def close() -> None:
+        sock.close()
+        order.append("close returned")
+
+    closer = threading.Thread(target=close)
     closer.start()
     assert _WaitWatchingEvent.waiting.wait(10), "close() did not wait for the listener"
     assert order == []
@@ -185,7 +190,12 @@ def test_close_inside_a_listener_returns_at_once(
     sock = make_socket()
     port = sock.bind()
     done = recorder("closed inside")
-    sock.onMessage(lambda res: (sock.close(), done("returned")))
+
+    def on_message(res: Any) -> None:
+        sock.close()
+        done("returned")
+
+    sock.onMessage(on_message)
     make_socket().send({"address": "127.0.0.1", "port": port, "message": "x"})
     assert done.wait_for(1) == ["returned"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import resource
 import threading
-from typing import Callable, Iterator, List, Optional
+from functools import partial
+from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
 
@@ -30,6 +31,10 @@ def enough_fds() -> Iterator[None]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def _record(messages: Recorder, index: int, res: Any) -> None:
+    messages((index, res["message"]))
+
+
 @pytest.mark.usefixtures("enough_fds")
 def test_a_thousand_sockets_receive_on_at_most_four_threads() -> None:
     threads_before = threading.active_count()
@@ -40,7 +45,7 @@ def test_a_thousand_sockets_receive_on_at_most_four_threads() -> None:
         for i in range(SOCKETS):
             sock = taro_udp.create_udp_socket()
             sockets.append(sock)
-            sock.onMessage(lambda res, i=i: messages((i, res["message"])))
+            sock.onMessage(partial(_record, messages, i))
             ports.append(sock.bind(address="127.0.0.1"))
         sender = taro_udp.create_udp_socket()
         sockets.append(sender)
