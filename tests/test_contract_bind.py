@@ -13,6 +13,7 @@ from taro_udp import UDPSocket, UDPSocketError
 from taro_udp._socket import BIND_ADDRESS_ENV
 
 from ._helpers import Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def test_bind_without_port_returns_an_os_chosen_port(

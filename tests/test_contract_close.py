@@ -12,6 +12,7 @@ from taro_udp import UDPSocket, UDPSocketError
 from taro_udp import _socket as _socket_module
 
 from ._helpers import EventThreadGate, Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def test_close_fires_onclose_exactly_once(

@@ -9,6 +9,7 @@ import pytest
 from taro_udp import UDPSocket
 
 from ._helpers import Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def test_connected_send_without_address_goes_to_the_peer(

@@ -11,6 +11,8 @@ import pytest
 import taro_udp
 from taro_udp import UDPSocket, UDPSocketError, _transport
 
+from .transports import transport  # noqa: F401 - every test on both transports
+
 
 def test_create_udp_socket_defaults_to_udp4(make_socket: Callable[..., UDPSocket]) -> None:
     sock = make_socket()

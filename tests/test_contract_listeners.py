@@ -10,6 +10,7 @@ import pytest
 from taro_udp import UDPSocket
 
 from ._helpers import Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def _send_to(sock: UDPSocket, port: int, message: str) -> None:

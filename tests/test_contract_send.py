@@ -11,6 +11,7 @@ import pytest
 from taro_udp import UDPSocket
 
 from ._helpers import EventThreadGate, Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 Pair = Tuple[UDPSocket, int, Recorder]
 

@@ -14,6 +14,7 @@ import taro_udp
 from taro_udp import UDPSocket, _loop
 
 from ._helpers import WAIT, EventThreadGate, Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def _library_threads() -> List[threading.Thread]:

@@ -7,6 +7,7 @@ from typing import Callable
 from taro_udp import UDPSocket
 
 from ._helpers import Recorder
+from .transports import transport  # noqa: F401 - every test on both transports
 
 
 def test_udp6_round_trip_on_ipv6_loopback(

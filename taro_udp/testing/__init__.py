@@ -1,0 +1,78 @@
+"""taro_udp.testing: test mini-program UDP logic on a desktop, faults included.
+
+- ``SimulatedNetwork``: while active, ``create_udp_socket()`` returns sockets on an
+  in-memory loopback network that loses, duplicates, reorders and delays datagrams
+  deterministically (seeded), can be partitioned and healed, records every datagram's
+  fate and writes the capture as a pcap file.
+- ``Recorder``: collects payloads from any listener and waits for N of them.
+- ``EchoPeer``: a real UDP echo peer on 127.0.0.1, on its own thread;
+  ``echo_peer()`` gives a ``SimulatedEchoPeer`` while a network is active.
+- ``SocketFactory``: creates sockets, fails on unexpected errors, closes them all.
+- The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
+  ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
+
+A test of retry logic, with the plugin's fixtures::
+
+    def test_request_is_retried(simulated_network, udp_socket_factory, udp_recorder):
+        simulated_network.loss = 0.3  # seed 0: the same datagrams are lost every run
+        ...
+        simulated_network.partition("127.0.0.1", "127.0.0.2")
+        ...
+        simulated_network.heal()
+        simulated_network.write_pcap("capture.pcap")  # open it in Wireshark
+
+The names are imported on first use, so that pytest loading the plugin (a submodule)
+imports nothing else. The core never imports this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
+    from ._factory import SocketFactory
+    from ._faults import PartitionSpec
+    from ._network import SimulatedNetwork, active_network
+    from ._recorder import Recorder
+    from ._records import DatagramRecord, Delivery
+
+__all__ = [
+    "DatagramRecord",
+    "Delivery",
+    "EchoPeer",
+    "PartitionSpec",
+    "Recorder",
+    "SimulatedEchoPeer",
+    "SimulatedNetwork",
+    "SocketFactory",
+    "active_network",
+    "echo_peer",
+]
+
+_MODULES = {
+    "DatagramRecord": "._records",
+    "Delivery": "._records",
+    "EchoPeer": "._echo",
+    "PartitionSpec": "._faults",
+    "Recorder": "._recorder",
+    "SimulatedEchoPeer": "._echo",
+    "SimulatedNetwork": "._network",
+    "active_network": "._network",
+    "echo_peer": "._echo",
+    "SocketFactory": "._factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,100 @@
+"""Records: what the simulated network remembers of every datagram and every delivery.
+
+A ``DatagramRecord`` is written once, when the datagram is sent, with the fate the
+network chose for it then (dropped, delivered, duplicated; delays; held back for
+reordering). A ``Delivery`` is written each time a copy reaches (or fails to reach) a
+socket, with the real time it happened. Both are plain frozen dataclasses, safe to keep
+and compare after the network is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+__all__ = [
+    "DELIVERED",
+    "DROPPED",
+    "DUPLICATED",
+    "REASON_CLOSED",
+    "REASON_LOSS",
+    "REASON_MTU",
+    "REASON_PARTITION",
+    "DatagramRecord",
+    "Delivery",
+    "Endpoint",
+]
+
+# (address text, port); IPv4-mapped IPv6 addresses are shown as IPv4.
+Endpoint = Tuple[str, int]
+
+# Fates chosen at send time.
+DELIVERED = "delivered"
+DROPPED = "dropped"
+DUPLICATED = "duplicated"
+
+# Why a datagram was dropped at send time.
+REASON_LOSS = "loss"
+REASON_PARTITION = "partition"
+REASON_MTU = "mtu"
+REASON_CLOSED = "network closed"
+
+# Outcomes of one delivered copy.
+OUTCOME_DELIVERED = "delivered"
+OUTCOME_UNREACHABLE = "unreachable"  # no socket bound there (ICMP port unreachable)
+OUTCOME_BUFFER_FULL = "receive buffer full"
+OUTCOME_DISCARDED = "discarded"  # still in flight when the network was closed
+
+
+@dataclass(frozen=True)
+class DatagramRecord:
+    """One datagram sent on the simulated network, and the fate chosen for it.
+
+    ``fate`` is ``"delivered"``, ``"dropped"`` (see ``reason``: ``"loss"``,
+    ``"partition"``, ``"mtu"``, ``"network closed"``) or ``"duplicated"`` (two copies).
+    ``delays_ms`` has one entry per copy sent on its way. ``reordered`` means the
+    datagram was held back until the next datagram of its flow had been delivered.
+    ``time`` is when it was sent (seconds since the epoch), ``seq`` its index in
+    ``SimulatedNetwork.datagrams``.
+    """
+
+    seq: int
+    time: float
+    source: Endpoint
+    destination: Endpoint
+    payload: bytes
+    ttl: int
+    fate: str
+    reason: Optional[str]
+    delays_ms: Tuple[float, ...]
+    reordered: bool
+
+    def fate_key(self) -> Tuple[object, ...]:
+        """Everything but the timestamp: equal for the same seed and the same sends."""
+        return (
+            self.seq,
+            self.source,
+            self.destination,
+            self.payload,
+            self.ttl,
+            self.fate,
+            self.reason,
+            self.delays_ms,
+            self.reordered,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One copy of datagram ``seq`` arriving: ``outcome`` and how many sockets got it.
+
+    ``outcome`` is ``"delivered"``, ``"unreachable"`` (no socket there; a connected
+    sender gets ``ECONNREFUSED`` as from ICMP), ``"receive buffer full"`` or
+    ``"discarded"`` (still in flight when the network was closed).
+    """
+
+    seq: int
+    copy: int
+    time: float
+    outcome: str
+    receivers: int

@@ -1,0 +1,231 @@
+"""SimulatedTransport: a ``Transport`` (see ``taro_udp._transport``) on a simulated network.
+
+It behaves as a Linux UDP socket on the loopback interface does, errno for errno, so a
+``UDPSocket`` cannot tell the difference: binding a non-local address is
+``EADDRNOTAVAIL``, a port in use ``EADDRINUSE``, a datagram over 65,507 bytes (65,527 on
+IPv6) ``EMSGSIZE``, broadcast without ``SO_BROADCAST`` ``EACCES``, a connected socket
+whose peer has no socket gets ``ECONNREFUSED`` on its next send or read.
+
+Received datagrams wait in a queue. The event thread waits on ``fileno()``, the read end
+of a pipe that holds one byte exactly while the queue is not empty (or an error is
+pending), so readiness is level-triggered like a socket's and nothing polls.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import ipaddress
+import os
+import socket
+from typing import TYPE_CHECKING, Deque, Optional, Tuple
+
+from .._addresses import SockAddr
+from .._transport import Buffer, Received, SocketOptions
+from ._ports import Address, IPAddress, is_broadcast, os_error
+
+if TYPE_CHECKING:
+    from ._network import SimulatedNetwork
+
+__all__ = ["SimulatedTransport"]
+
+IPV4_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
+# The largest UDP payload: 65,535 minus the IP (20 or 40 bytes) and UDP (8) headers.
+MAX_PAYLOAD_IPV4 = 65507
+MAX_PAYLOAD_IPV6 = 65527
+# Queued payload bytes per socket before datagrams are dropped, as a full receive
+# buffer drops them. Generous, so that tests never lose datagrams here by accident;
+# ``recvBufferSize`` sets it (doubled, as Linux doubles SO_RCVBUF).
+DEFAULT_RECEIVE_BUFFER = 8 * 1024 * 1024
+DEFAULT_TTL = 64
+
+
+class SimulatedTransport:
+    """One socket on a ``SimulatedNetwork``. Every method runs under the network's lock."""
+
+    def __init__(self, network: SimulatedNetwork, family: int, options: SocketOptions) -> None:
+        self.network = network
+        self.family = family
+        self.v6only = family == socket.AF_INET6 and bool(options.get("ipv6Only"))
+        self.reuse_address = bool(options.get("reuseAddr"))
+        size = options.get("recvBufferSize")
+        self.receive_buffer = 2 * int(size) if size is not None else DEFAULT_RECEIVE_BUFFER
+        # Bound address (IPv4-mapped addresses stored as IPv4), None until bound.
+        self.local: Optional[IPAddress] = None
+        self.wildcard = False
+        self.local_text = ""
+        self.port = 0
+        self.bind_order = 0
+        self.peer: Optional[Address] = None
+        self.ttl = DEFAULT_TTL
+        self.broadcast = False
+        self.closed = False
+        self.queue: Deque[Received] = collections.deque()
+        self.queued_bytes = 0
+        self.error: Optional[int] = None
+        self._signaled = False
+        self._pid = os.getpid()
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+
+    # -- the Transport protocol ----------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def bind(self, address: SockAddr) -> Tuple[str, int]:
+        with self.network.lock:
+            self._check_open()
+            if self.local is not None:
+                raise os_error(errno.EINVAL)  # already bound, as Linux says
+            host, port = self.network.ports.parse_sockaddr(address)
+            self.network.ports.bind(self, host, port, str(address[0]))
+            return (self.local_text, self.port)
+
+    def connect(self, address: SockAddr) -> None:
+        with self.network.lock:
+            self._check_open()
+            peer = self.network.ports.parse_sockaddr(address)
+            self._check_destination(peer)
+            if self.local is None:
+                self.network.ports.bind(self, None, 0, "")
+            self.peer = peer
+
+    def sendto(self, data: Buffer, address: SockAddr) -> None:
+        with self.network.lock:
+            self._send_locked(data, self.network.ports.parse_sockaddr(address))
+
+    def send(self, data: Buffer) -> None:
+        with self.network.lock:
+            if self.peer is None:
+                self._check_open()
+                raise os_error(errno.EDESTADDRREQ)
+            self._send_locked(data, self.peer)
+
+    def recv(self) -> Received:
+        with self.network.lock:
+            self._check_open()
+            self._raise_pending_error()
+            if not self.queue:
+                raise os_error(errno.EAGAIN)
+            item = self.queue.popleft()
+            self.queued_bytes -= len(item[0])
+            self._update_signal()
+            return item
+
+    def set_ttl(self, ttl: int) -> None:
+        with self.network.lock:
+            self._check_open()
+            if self.family == socket.AF_INET and ttl == 0:
+                raise os_error(errno.EINVAL)  # Linux refuses an IP_TTL of 0
+            self.ttl = ttl
+
+    def set_broadcast(self, enabled: bool) -> None:
+        with self.network.lock:
+            self._check_open()
+            self.broadcast = enabled
+
+    def close(self) -> None:
+        if os.getpid() != self._pid:
+            # A forked child dropping its copy (the core does so after fork): the network
+            # lock may have been held by another thread at the fork, so do not take it.
+            self.closed = True
+            os.close(self._read_fd)
+            os.close(self._write_fd)
+            return
+        with self.network.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.network.ports.unbind(self)
+            self.queue.clear()
+            self.queued_bytes = 0
+            os.close(self._read_fd)
+            os.close(self._write_fd)
+
+    # -- used by the network, with its lock held -----------------------------------------
+
+    def accepts_family(self, host: IPAddress) -> bool:
+        """Whether a datagram for ``host`` can reach this socket's address family."""
+        if host.version == 4:
+            return self.family == socket.AF_INET or not self.v6only
+        return self.family == socket.AF_INET6
+
+    def present(self, host: IPAddress) -> str:
+        """``host`` as this socket's OS would show it (IPv4-mapped on a udp6 socket)."""
+        if host.version == 4 and self.family == socket.AF_INET6:
+            return f"::ffff:{host}"
+        return str(host)
+
+    def enqueue(self, item: Received) -> bool:
+        """Queue a received datagram; False when the receive buffer is full."""
+        if self.queued_bytes + len(item[0]) > self.receive_buffer:
+            return False
+        self.queue.append(item)
+        self.queued_bytes += len(item[0])
+        self._update_signal()
+        return True
+
+    def set_error(self, code: int) -> None:
+        """Make the next read or send fail with ``code`` (an ICMP error, as the OS does)."""
+        self.error = code
+        self._update_signal()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise os_error(errno.EBADF)
+
+    def _raise_pending_error(self) -> None:
+        code = self.error
+        if code is not None:
+            self.error = None
+            self._update_signal()
+            raise os_error(code)
+
+    def _check_destination(self, destination: Address) -> None:
+        host, port = destination
+        if port == 0:
+            raise os_error(errno.EINVAL)
+        if not self.accepts_family(host):
+            raise os_error(errno.ENETUNREACH)  # e.g. IPv4-mapped on an IPv6-only socket
+        if is_broadcast(host) and not self.broadcast:
+            raise os_error(errno.EACCES)
+
+    def _send_locked(self, data: Buffer, destination: Address) -> None:
+        self._check_open()
+        self._raise_pending_error()
+        self._check_destination(destination)
+        payload = bytes(data)
+        host = destination[0]
+        limit = MAX_PAYLOAD_IPV4 if host.version == 4 else MAX_PAYLOAD_IPV6
+        if len(payload) > limit:
+            raise os_error(errno.EMSGSIZE)
+        if self.local is None:
+            self.network.ports.bind(self, None, 0, "")
+        self.network.transmit_locked(
+            self, (self._source_for(host), self.port), destination, payload
+        )
+
+    def _source_for(self, destination: IPAddress) -> IPAddress:
+        # The source address the OS would pick: the bound one, else the loopback address
+        # of the destination's family (Linux routes every 127/8 address from 127.0.0.1).
+        local = self.local
+        if local is not None and not self.wildcard:
+            if local.version != destination.version:
+                raise os_error(errno.ENETUNREACH)
+            return local
+        return IPV4_LOOPBACK if destination.version == 4 else IPV6_LOOPBACK
+
+    def _update_signal(self) -> None:
+        # One byte in the pipe exactly while there is something to read.
+        ready = bool(self.queue) or self.error is not None
+        if ready and not self._signaled:
+            os.write(self._write_fd, b"\0")
+            self._signaled = True
+        elif not ready and self._signaled:
+            os.read(self._read_fd, 1)
+            self._signaled = False
