@@ -67,6 +67,11 @@ def resolve(host: object, port: int, family: int) -> SockAddr:
 def _parse(host: str, family: int) -> Host:
     if not host or "\x00" in host:
         raise ArgumentError(_INVALID, ERR_INVALID_ADDRESS)
+    if _is_ipv4_literal(host):
+        # The common case needs no resolver (which may need a file descriptor).
+        parsed = (f"::ffff:{host}", 0, 0) if family == socket.AF_INET6 else (host, 0, 0)
+        _remember(host, family, parsed)
+        return parsed
     flags = socket.AI_V4MAPPED if family == socket.AF_INET6 else 0
     try:
         infos = socket.getaddrinfo(
@@ -76,13 +81,15 @@ def _parse(host: str, family: int) -> Host:
     except socket.gaierror:
         literal = False
         infos = []
-    except (UnicodeError, ValueError, OSError):
+    except (UnicodeError, ValueError):
         raise ArgumentError(_INVALID, ERR_INVALID_ADDRESS) from None
+    # Any other OSError (no file descriptor left, say) is the OS's failure, not a bad
+    # address: it propagates and is reported with errCode -2.
     if not literal:
         try:
             infos = socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, 0, flags)
-        except (UnicodeError, ValueError, OSError):
-            # gaierror is an OSError: unknown names, wrong family, names too long.
+        except (socket.gaierror, UnicodeError, ValueError):
+            # Unknown names, the wrong family, names too long or not valid IDNA.
             raise ArgumentError(_INVALID, ERR_INVALID_ADDRESS) from None
     sockaddr = next((info[4] for info in infos if info[0] == family), None)
     if sockaddr is None:
@@ -94,7 +101,19 @@ def _parse(host: str, family: int) -> Host:
     else:
         parsed = (str(sockaddr[0]), 0, 0)
     if literal:
-        if len(_literals) >= _LITERAL_CACHE_MAX:
-            _literals.clear()
-        _literals[(host, family)] = parsed
+        _remember(host, family, parsed)
     return parsed
+
+
+def _is_ipv4_literal(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
+
+
+def _remember(host: str, family: int, parsed: Host) -> None:
+    if len(_literals) >= _LITERAL_CACHE_MAX:
+        _literals.clear()
+    _literals[(host, family)] = parsed

@@ -209,7 +209,14 @@ def remove_reader(fd: int) -> None:
 def call_soon(work: Callable[..., object], *args: Any) -> None:
     """Run ``work(*args)`` on the event thread, after everything posted before it."""
     with _lock:
-        loop = _live()
+        try:
+            loop = _live()
+        except OSError as exc:
+            # Only after every socket is closed (an open one keeps the thread running),
+            # with no file descriptor left to start a thread again: the event (a result
+            # or error of a call on a closed socket) can go nowhere but the log.
+            logger.error("taro_udp: cannot start the event thread (%s); dropped %r", exc, work)
+            return
         loop.ready.append((work, args))
         loop.wake()
 

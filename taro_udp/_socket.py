@@ -136,6 +136,7 @@ class UDPSocket:
         except OSError as exc:
             result = failure("bind", *from_os_error(exc))
             errno_ = exc.errno
+        _loop.wait_for_room()
         _loop.call_soon(self._emit_error, result)
         raise UDPSocketError(result["errMsg"], result["errCode"], errno_)
 
@@ -384,6 +385,8 @@ class UDPSocket:
     # -- the event thread ----------------------------------------------------------------
 
     def _report(self, method: str, reason: str, code: int) -> None:
+        # Called with no lock held, so it may wait for room like send does.
+        _loop.wait_for_room()
         _loop.call_soon(self._emit_error, failure(method, reason, code))
 
     def _on_readable(self) -> None:

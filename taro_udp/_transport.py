@@ -84,7 +84,7 @@ class OSTransport:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             self._configure(sock, family, options)
-        except OSError:
+        except BaseException:  # whatever went wrong, the OS socket must not leak
             sock.close()
             raise
         self._sock = sock

@@ -49,6 +49,7 @@ CONNECT_KEYS = frozenset({"address", "port"})
 
 _MAX_PORT = 65535
 _MAX_TTL = 255
+_MAX_BUFFER_SIZE = 2**31 - 1  # setsockopt takes a C int
 
 
 def _describe(value: object) -> str:
@@ -94,8 +95,10 @@ def socket_options(value: object, kind: SocketType) -> Dict[str, Any]:
         raise ValueError("option ipv6Only applies to udp6 sockets only")
     for key in _SIZE_OPTIONS:
         size = value.get(key)
-        if size is not None and (not _is_int(size) or size <= 0):
-            raise ValueError(f"option {key} must be a positive int, got {_describe(size)}")
+        if size is not None and (not _is_int(size) or not 0 < size <= _MAX_BUFFER_SIZE):
+            raise ValueError(
+                f"option {key} must be an int from 1 to {_MAX_BUFFER_SIZE}, got {_describe(size)}"
+            )
     return {str(key): item for key, item in value.items()}
 
 
