@@ -108,7 +108,7 @@ def _parse(host: str, family: int) -> Host:
 def _is_ipv4_literal(host: str) -> bool:
     try:
         socket.inet_pton(socket.AF_INET, host)
-    except OSError:
+    except (OSError, ValueError):  # UnicodeEncodeError for lone surrogates
         return False
     return True
 

@@ -96,6 +96,7 @@ def test_resolve_keeps_the_zone_of_link_local_literals() -> None:
         ("a..b", socket.AF_INET),  # IDNA: empty label, rejected before any lookup
         ("x" * 64 + ".test", socket.AF_INET),  # label too long
         ("fe80::1%no-such-if", socket.AF_INET6),
+        ("\ud800", socket.AF_INET),  # a lone surrogate has no UTF-8 form
         (None, socket.AF_INET),
         (b"127.0.0.1", socket.AF_INET),
     ],
