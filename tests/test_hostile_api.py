@@ -360,6 +360,13 @@ def _send_example(
     env.assert_sinks_empty()
 
 
+# Keys WeChat does not know, for the "extra keys are ignored" part of an option dict (a
+# real key such as "port" there would change the call, not be ignored).
+unknown_keys = st.one_of(st.text(max_size=8), st.integers()).filter(
+    lambda key: key not in SEND_KEYS
+)
+
+
 def send_property(hostile: bool) -> Callable[..., None]:
     """The send/write property: fully hostile, or mostly valid (so the wire is reached)."""
     if hostile:
@@ -418,13 +425,6 @@ def free_port(kind: str) -> int:
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
         probe.bind((LOOPBACK[kind], 0))
         return int(probe.getsockname()[1])
-
-
-# Keys WeChat does not know, for the "extra keys are ignored" part of an option dict (a
-# real key such as "port" there would change the call, not be ignored).
-unknown_keys = st.one_of(st.text(max_size=8), st.integers()).filter(
-    lambda key: key not in SEND_KEYS
-)
 
 
 @HOSTILE
