@@ -174,10 +174,12 @@ class UDPSocket:
         """
         opt = _validators.option(option, fields, "connect", _validators.CONNECT_KEYS)
         try:
+            self._check_open()
+            # Resolved before taking the lock: a slow name lookup must not hold up sends.
+            host = resolve_host(opt.get("address"), self._family)
+            peer = sockaddr(host, _validators.peer_port(opt.get("port")), self._family)
             with self._lock:
                 self._check_open()
-                host = resolve_host(opt.get("address"), self._family)
-                peer = sockaddr(host, _validators.peer_port(opt.get("port")), self._family)
                 self._ensure_bound()
                 self._transport.connect(peer)
                 self._state = CONNECTED
