@@ -28,9 +28,7 @@ import os
 import selectors
 import socket
 import threading
-from typing import Any, Callable, Deque, Optional, Set, Tuple
-
-from typing_extensions import Protocol
+from typing import Any, Callable, Deque, Optional, Protocol, Set, Tuple
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
@@ -39,11 +37,13 @@ __all__ = [
     "add_reader",
     "attach",
     "call_soon",
+    "call_soon_if_heard",
     "current",
     "detach_and_call_soon",
     "in_event_thread",
     "remove_reader",
     "wait_for_room",
+    "wake_if_pending",
 ]
 
 logger = logging.getLogger("taro_udp")
@@ -58,6 +58,8 @@ EXIT_JOIN_TIMEOUT = 2.0
 # ``wait_for_room`` until the event thread has taken them: backpressure instead of
 # unbounded memory. The event thread itself never waits (it would wait for itself).
 MAX_PENDING = 10_000
+# Events posted without a wake-up (nobody listens yet) that may wait for the next one.
+QUIET_MAX = 256
 
 _Work = Tuple[Callable[..., object], Tuple[Any, ...]]
 
@@ -221,6 +223,31 @@ def call_soon(work: Callable[..., object], *args: Any) -> None:
         loop.wake()
 
 
+def call_soon_if_heard(heard: Callable[[], bool], work: Callable[..., object], *args: Any) -> None:
+    """Like ``call_soon``, but wake the thread only if ``heard()``: someone listens.
+
+    An event nobody listens to yet (``listening`` of a socket without ``onListening``
+    listeners) runs in its place in the queue at the thread's next wake-up, which a
+    listener added meanwhile brings about (``wake_if_pending``). Creating or closing many
+    sockets then costs no thread switch each; QUIET_MAX bounds what may wait. ``heard``
+    is asked under the lock that ``wake_if_pending`` takes, so a listener added at the
+    same moment from another thread is never missed.
+    """
+    with _lock:
+        loop = _live()
+        loop.ready.append((work, args))
+        if heard() or len(loop.ready) >= QUIET_MAX:
+            loop.wake()
+
+
+def wake_if_pending() -> None:
+    """Wake the thread if work waits in the queue (a listener was just added for it)."""
+    with _lock:
+        loop = _current
+        if loop is not None and loop.ready:
+            loop.wake()
+
+
 def current() -> EventLoop:
     """The running loop; called on the event thread, where there always is one."""
     loop = _current
@@ -252,16 +279,21 @@ def wait_for_room() -> None:
             _room.wait()
 
 
-def detach_and_call_soon(owner: Owner, work: Callable[..., object], *args: Any) -> None:
-    """Release ``owner`` and post its last event in one step.
+def detach_and_call_soon(
+    owner: Owner, heard: Callable[[], bool], work: Callable[..., object], *args: Any
+) -> None:
+    """Release ``owner`` and post its last event in one step (``call_soon_if_heard``).
 
-    One step, so the thread cannot go idle between the two and miss the event.
+    One step, so the thread cannot go idle between the two and miss the event. The
+    thread is woken for the last owner whether heard or not: it must deliver what waits
+    and retire.
     """
     with _lock:
         loop = _live()
         loop.owners.discard(owner)
         loop.ready.append((work, args))
-        loop.wake()
+        if heard() or not loop.owners or len(loop.ready) >= QUIET_MAX:
+            loop.wake()
 
 
 exiting = False  # set at interpreter exit: close() then never waits for a listener

@@ -31,6 +31,10 @@ class ListenerRegistry(Generic[L]):
             if listener not in self.listeners:
                 self.listeners = (*self.listeners, listener)
 
+    def has_listeners(self) -> bool:
+        """Whether any listener is registered (read without the lock: a tuple swap)."""
+        return bool(self.listeners)
+
     def remove(self, listener: Optional[object] = None) -> None:
         """Remove ``listener`` (``None``: every listener); an unknown one is a no-op."""
         with self._lock:

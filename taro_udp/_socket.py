@@ -149,7 +149,14 @@ class UDPSocket:
         self._local_port = bound
         self._state = BOUND
         # Post ``listening`` before the fd is watched, so it precedes the first message.
-        _loop.call_soon(self._emit, self._on_listening, "onListening", success("bind"))
+        # Without listeners, no wake-up of its own (see _loop.call_soon_if_heard).
+        _loop.call_soon_if_heard(
+            self._on_listening.has_listeners,
+            self._emit,
+            self._on_listening,
+            "onListening",
+            success("bind"),
+        )
         _loop.add_reader(self._fd, self._on_readable)
         return bound
 
@@ -223,7 +230,12 @@ class UDPSocket:
             except OSError:  # pragma: no cover - nothing a caller could do about it
                 logger.exception("taro_udp: error while releasing a socket")
             _loop.detach_and_call_soon(
-                self, self._emit, self._on_close, "onClose", success("close")
+                self,
+                self._on_close.has_listeners,
+                self._emit,
+                self._on_close,
+                "onClose",
+                success("close"),
             )
         # The event thread checks the state before every listener call, so only a
         # delivery already under way can outlive close(); wait for it to finish. Not on
@@ -266,9 +278,7 @@ class UDPSocket:
 
     def _send(self, method: str, option: Any, fields: Dict[str, Any]) -> None:
         opt = _validators.option(option, fields, method, _validators.SEND_KEYS)
-        on_success = _validators.callback(opt, "success", method)
-        on_fail = _validators.callback(opt, "fail", method)
-        on_complete = _validators.callback(opt, "complete", method)
+        on_success, on_fail, on_complete = _validators.callbacks(opt, method)
         _loop.wait_for_room()
         try:
             payload, peer = self._prepare_send(opt)
@@ -281,30 +291,30 @@ class UDPSocket:
             _loop.call_soon(self._finish, failed, on_fail, on_complete, True)
             return
         pending: Optional[_PendingResult] = None
-        if (on_success or on_fail or on_complete) is not None and not _loop.in_event_thread():
+        wants_result = on_success is not None or on_fail is not None or on_complete is not None
+        if wants_result and not _loop.in_event_thread():
             # Take the result's place in the event queue before the datagram leaves, so
             # that an answer to it cannot be delivered before its success callback.
             pending = _PendingResult()
             _loop.call_soon(self._finish_pending, pending, on_success, on_fail, on_complete)
-        result: _Result = success(method)
-        ok = True
+        error: Optional[_Result] = None
         try:
             if peer is None:
                 self._transport.send(payload)
             else:
                 self._transport.sendto(payload, peer)
         except OSError as exc:
-            result = failure(method, *self._os_reason(exc))
-            ok = False
+            error = failure(method, *self._os_reason(exc))
         finally:
             if pending is not None:
-                pending.set(result, ok)
+                pending.set(success(method) if error is None else error, error is None)
+        # The success dict is built only for a callback that will see it.
         if pending is not None:
             return
-        if not ok:
-            _loop.call_soon(self._finish, result, on_fail, on_complete, True)
+        if error is not None:
+            _loop.call_soon(self._finish, error, on_fail, on_complete, True)
         elif on_success is not None or on_complete is not None:
-            _loop.call_soon(self._finish, result, on_success, on_complete, False)
+            _loop.call_soon(self._finish, success(method), on_success, on_complete, False)
 
     def _prepare_send(self, opt: Mapping[str, Any]) -> Tuple[Buffer, Optional[SockAddr]]:
         # Everything before the system call, in the documented order: closed, address,
@@ -320,7 +330,8 @@ class UDPSocket:
         if data is None:
             data = opt.get("data")
         payload = _validators.message(data, opt.get("offset"), opt.get("length"))
-        self._ensure_bound()
+        if self._state is UNBOUND:
+            self._ensure_bound()
         broadcast = bool(opt.get("setBroadcast", False))
         if broadcast is not self._broadcast:
             self._transport.set_broadcast(broadcast)
@@ -367,6 +378,7 @@ class UDPSocket:
         """
         _validators.listener(listener, "onListening")
         self._on_listening.add(listener)
+        _loop.wake_if_pending()  # a listening event may wait without a wake-up
 
     def offListening(self, listener: Optional[ListeningListener] = None) -> None:
         """Remove ``listener``, or every ``onListening`` listener when called without one."""
@@ -379,6 +391,7 @@ class UDPSocket:
         """
         _validators.listener(listener, "onClose")
         self._on_close.add(listener)
+        _loop.wake_if_pending()  # a close event may wait without a wake-up
 
     def offClose(self, listener: Optional[CloseListener] = None) -> None:
         """Remove ``listener``, or every ``onClose`` listener when called without one."""
@@ -406,6 +419,8 @@ class UDPSocket:
         recv = self._transport.recv
         registry = self._on_message
         family = self._family_name
+        local_address = self._local_address  # fixed once bound
+        local_port = self._local_port
         loop = _loop.current()
         for _ in range(DRAIN_LIMIT):
             if self._state is CLOSED or loop.ready:
@@ -426,9 +441,9 @@ class UDPSocket:
                 "message": data,
                 "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
                 "localInfo": {
-                    "address": local or self._local_address,
+                    "address": local or local_address,
                     "family": family,
-                    "port": self._local_port,
+                    "port": local_port,
                 },
             }
             for listener in registry.listeners:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
-
-from typing_extensions import Protocol
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, Union
 
 from ._addresses import SockAddr
 
@@ -53,10 +51,10 @@ class Transport(Protocol):
     def connect(self, address: SockAddr) -> None:
         """Talk to one peer only."""
 
-    def sendto(self, data: Buffer, address: SockAddr) -> None:
+    def sendto(self, data: Buffer, address: SockAddr) -> object:
         """Send one datagram to ``address``."""
 
-    def send(self, data: Buffer) -> None:
+    def send(self, data: Buffer) -> object:
         """Send one datagram to the connected peer."""
 
     def recv(self) -> Received:
@@ -78,7 +76,16 @@ TransportFactory = Callable[[int, SocketOptions], Transport]
 class OSTransport:
     """A real OS UDP socket: ``recvmsg`` with packet info, so the local address is known."""
 
-    __slots__ = ("_ancbufsize", "_family", "_local_hosts", "_sock", "fileno", "recv")
+    __slots__ = (
+        "_ancbufsize",
+        "_family",
+        "_local_hosts",
+        "_sock",
+        "fileno",
+        "recv",
+        "send",
+        "sendto",
+    )
 
     def __init__(self, family: int, options: SocketOptions) -> None:
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -91,7 +98,10 @@ class OSTransport:
         self._family = family
         # Raw packet-info address -> text; a host has few local addresses.
         self._local_hosts: Dict[bytes, str] = {}
+        # The socket's own methods, not wrappers: send() is hot.
         self.fileno = sock.fileno
+        self.send = sock.send
+        self.sendto = sock.sendto
         self._ancbufsize = 0
         if _HAS_RECVMSG and self._enable_pktinfo(sock, family):
             self._ancbufsize = socket.CMSG_SPACE(20 if family == socket.AF_INET6 else 12)
@@ -142,12 +152,6 @@ class OSTransport:
 
     def connect(self, address: SockAddr) -> None:
         self._sock.connect(address)
-
-    def sendto(self, data: Buffer, address: SockAddr) -> None:
-        self._sock.sendto(data, address)
-
-    def send(self, data: Buffer) -> None:
-        self._sock.send(data)
 
     def _recv_pktinfo(self) -> Received:
         data, ancdata, _flags, address = self._sock.recvmsg(

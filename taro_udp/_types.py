@@ -7,9 +7,7 @@ name), so ported code can index them exactly as it did in JS.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
-
-from typing_extensions import Literal, TypedDict
+from typing import Any, Callable, Literal, TypedDict, Union
 
 __all__ = [
     "BinaryMessage",
