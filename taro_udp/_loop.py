@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import atexit
 import collections
-import logging
 import os
 import selectors
 import socket
 import threading
 from typing import Any, Callable, Deque, Optional, Protocol, Set, Tuple
+
+from . import _log
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
@@ -46,7 +47,6 @@ __all__ = [
     "wake_if_pending",
 ]
 
-logger = logging.getLogger("taro_udp")
 
 THREAD_NAME = "taro_udp-events"
 # At interpreter exit, how long to wait for the thread to deliver the ``close`` events.
@@ -76,6 +76,9 @@ class EventLoop:
     """One life of the event thread: its selector, its wake-up pair, its work queue."""
 
     def __init__(self) -> None:
+        # Load the logging package now, with the first socket, not at import: reporting
+        # a problem later must not need to open a file (no descriptor may be left).
+        _log.logger()
         self.selector = selectors.DefaultSelector()
         try:
             self.wake_r, self.wake_w = socket.socketpair()
@@ -107,7 +110,7 @@ class EventLoop:
         try:
             self.wake_w.send(b"\0")
         except OSError:  # pragma: no cover - the pair is ours and holds at most one byte
-            logger.exception("taro_udp: could not wake the event thread")
+            _log.logger().exception("taro_udp: could not wake the event thread")
 
     def _take_ready(self) -> Deque[_Work]:
         with _lock:
@@ -133,16 +136,16 @@ class EventLoop:
             for work, args in self._take_ready():
                 try:
                     work(*args)
-                except Exception:  # user code is guarded by the socket: this is ours
-                    logger.exception("taro_udp: internal error in the event thread")
+                except Exception:  # noqa: BLE001 - user code is guarded by the socket: ours
+                    _log.logger().exception("taro_udp: internal error in the event thread")
         for key, _mask in events:
             reader = key.data
             if reader is None:
                 continue  # the wake-up pair: its byte was read in _take_ready
             try:
                 reader()
-            except Exception:
-                logger.exception("taro_udp: internal error in the event thread")
+            except Exception:  # noqa: BLE001 - logged; the thread must go on
+                _log.logger().exception("taro_udp: internal error in the event thread")
 
     def _retire_if_idle(self) -> bool:
         global _current
@@ -217,7 +220,9 @@ def call_soon(work: Callable[..., object], *args: Any) -> None:
             # Only after every socket is closed (an open one keeps the thread running),
             # with no file descriptor left to start a thread again: the event (a result
             # or error of a call on a closed socket) can go nowhere but the log.
-            logger.error("taro_udp: cannot start the event thread (%s); dropped %r", exc, work)
+            _log.logger().error(
+                "taro_udp: cannot start the event thread (%s); dropped %r", exc, work
+            )
             return
         loop.ready.append((work, args))
         loop.wake()

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
 from types import TracebackType
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-from . import _loop, _transport, _validators
+from . import _log, _loop, _transport, _validators
 from ._addresses import SockAddr, family_name, resolve, resolve_host, sockaddr, wildcard
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
@@ -33,7 +32,6 @@ from ._types import (
 
 __all__ = ["BIND_ADDRESS_ENV", "DRAIN_LIMIT", "UDPSocket"]
 
-logger = logging.getLogger("taro_udp")
 
 # Environment variable naming the address that bind() without ``address=`` (and the
 # automatic bind of send/connect) uses instead of all interfaces, e.g. 127.0.0.1 for a
@@ -228,7 +226,7 @@ class UDPSocket:
             try:
                 self._transport.close()
             except OSError:  # pragma: no cover - nothing a caller could do about it
-                logger.exception("taro_udp: error while releasing a socket")
+                _log.logger().exception("taro_udp: error while releasing a socket")
             _loop.detach_and_call_soon(
                 self,
                 self._on_close.has_listeners,
@@ -465,18 +463,18 @@ class UDPSocket:
         listeners = self._on_error.listeners
         if not listeners:
             if not logged:
-                logger.warning(
+                _log.logger().warning(
                     "%s (errCode %d); no onError listener", payload["errMsg"], payload["errCode"]
                 )
             return
         for listener in listeners:
             try:
                 listener(payload)
-            except BaseException:
-                logger.exception("taro_udp: onError listener %r raised", listener)
+            except BaseException:  # noqa: BLE001 - logged once, never fed back to onError
+                _log.logger().exception("taro_udp: onError listener %r raised", listener)
 
     def _listener_failed(self, name: str, exc: BaseException) -> None:
-        logger.error("taro_udp: %s listener raised", name, exc_info=exc)
+        _log.logger().error("taro_udp: %s listener raised", name, exc_info=exc)
         self._emit_error(listener_failure(name, exc), logged=True)
 
     def _finish(
