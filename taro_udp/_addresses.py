@@ -11,8 +11,18 @@ import socket
 from typing import Any, Dict, Tuple
 
 from ._errors import ERR_INVALID_ADDRESS, ArgumentError
+from ._validators import peer_port
 
-__all__ = ["Host", "SockAddr", "family_name", "resolve", "resolve_host", "sockaddr", "wildcard"]
+__all__ = [
+    "Host",
+    "SockAddr",
+    "family_name",
+    "peer",
+    "resolve",
+    "resolve_host",
+    "sockaddr",
+    "wildcard",
+]
 
 SockAddr = Tuple[Any, ...]
 # A resolved host: (address text for the sockaddr, flowinfo, scope_id).
@@ -24,6 +34,9 @@ _literals: Dict[Tuple[str, int], Host] = {}
 # A bound, not a policy: a program that talks to more distinct literal addresses than
 # this simply parses them again; the cache never grows past it.
 _LITERAL_CACHE_MAX = 4096
+# Socket addresses of the peers that send() was given, per (literal host, port, family):
+# sending to the same peer again is one dict lookup. Bounded like _literals.
+_peers: Dict[Tuple[str, int, int], SockAddr] = {}
 
 
 def family_name(family: int) -> str:
@@ -57,6 +70,24 @@ def sockaddr(host: Host, port: int, family: int) -> SockAddr:
     if family == socket.AF_INET6:
         return (host[0], port, host[1], host[2])
     return (host[0], port)
+
+
+def peer(host: object, port: object, family: int) -> SockAddr:
+    """The socket address of a ``send``/``connect`` target, checked in that order.
+
+    ``ArgumentError`` "invalid address" (1) first, then "invalid port" (2).
+    """
+    # type() rather than isinstance(): True == 1 must not find port 1's entry.
+    if type(host) is str and type(port) is int:
+        found = _peers.get((host, port, family))
+        if found is not None:
+            return found
+    address = sockaddr(resolve_host(host, family), peer_port(port), family)
+    if (host, family) in _literals:  # a literal (names are resolved at every call)
+        if len(_peers) >= _LITERAL_CACHE_MAX:
+            _peers.clear()
+        _peers[(host, port, family)] = address  # type: ignore[index]
+    return address
 
 
 def resolve(host: object, port: int, family: int) -> SockAddr:

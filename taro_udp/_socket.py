@@ -12,7 +12,8 @@ from types import TracebackType
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from . import _log, _loop, _transport, _validators
-from ._addresses import SockAddr, family_name, resolve, resolve_host, sockaddr, wildcard
+from ._addresses import SockAddr, family_name, resolve, wildcard
+from ._addresses import peer as peer_sockaddr
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
 from ._results import failure, listener_failure, success
@@ -181,8 +182,7 @@ class UDPSocket:
         try:
             self._check_open()
             # Resolved before taking the lock: a slow name lookup must not hold up sends.
-            host = resolve_host(opt.get("address"), self._family)
-            peer = sockaddr(host, _validators.peer_port(opt.get("port")), self._family)
+            peer = peer_sockaddr(opt.get("address"), opt.get("port"), self._family)
             with self._lock:
                 self._check_open()
                 self._ensure_bound()
@@ -322,8 +322,7 @@ class UDPSocket:
         port = opt.get("port")
         peer: Optional[SockAddr] = None
         if address is not None or port is not None or self._state is not CONNECTED:
-            host = resolve_host(address, self._family)
-            peer = sockaddr(host, _validators.peer_port(port), self._family)
+            peer = peer_sockaddr(address, port, self._family)
         data = opt.get("message")
         if data is None:
             data = opt.get("data")

@@ -156,3 +156,16 @@ def test_registry_keeps_order_and_ignores_duplicates() -> None:
     assert list(registry.listeners) == [second]
     registry.remove()
     assert list(registry.listeners) == []
+
+
+def test_peer_checks_address_before_port_and_caches_literals_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_addresses, "_peers", {})
+    assert _addresses.peer("127.0.0.1", 1, socket.AF_INET) == ("127.0.0.1", 1)
+    with pytest.raises(ArgumentError, match="invalid port"):
+        _addresses.peer("127.0.0.1", True, socket.AF_INET)  # equal to 1, still not a port
+    with pytest.raises(ArgumentError, match="invalid address"):
+        _addresses.peer("", 0, socket.AF_INET)  # both bad: the address is reported
+    assert _addresses.peer("localhost", 2, socket.AF_INET) == ("127.0.0.1", 2)
+    assert set(_addresses._peers) == {("127.0.0.1", 1, socket.AF_INET)}
