@@ -126,6 +126,17 @@ class EventLoop:
                 _room.notify_all()
             return batch
 
+    def run_ready(self) -> None:
+        """Run the work posted so far, in order; on the event thread only.
+
+        Readers call it too, before delivering a datagram read after work was posted.
+        """
+        for work, args in self._take_ready():
+            try:
+                work(*args)
+            except Exception:  # noqa: BLE001 - user code is guarded by the socket: ours
+                _log.logger().exception("taro_udp: internal error in the event thread")
+
     def _run_once(self) -> None:
         # One wake-up. A method of its own so that its locals (the ready keys, the work
         # just run) are released before the next select(): a closed socket must not be
@@ -133,11 +144,7 @@ class EventLoop:
         # Work posted by this thread itself wrote no wake-up byte: don't sleep on it.
         events = self.selector.select(0 if self.ready else None)
         if self.wake_pending or self.ready:
-            for work, args in self._take_ready():
-                try:
-                    work(*args)
-                except Exception:  # noqa: BLE001 - user code is guarded by the socket: ours
-                    _log.logger().exception("taro_udp: internal error in the event thread")
+            self.run_ready()
         for key, _mask in events:
             reader = key.data
             if reader is None:

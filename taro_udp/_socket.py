@@ -420,9 +420,7 @@ class UDPSocket:
         local_port = self._local_port
         loop = _loop.current()
         for _ in range(DRAIN_LIMIT):
-            if self._state is CLOSED or loop.ready:
-                # Posted work (a listener's send result, a close event) happened before
-                # the datagrams still waiting: let it run first. The socket stays readable.
+            if self._state is CLOSED:
                 return
             try:
                 data, host, port, local = recv()
@@ -434,6 +432,13 @@ class UDPSocket:
                 # e.g. ICMP port unreachable on a connected socket: report, keep reading.
                 self._emit_error(failure("receive", *from_os_error(exc)))
                 continue
+            if loop.ready:
+                # Work was posted while we read (a send's result, which a send posts
+                # before its datagram leaves; a close): it goes first, so that a success
+                # precedes the answer to its datagram.
+                loop.run_ready()
+                if self._state is CLOSED:
+                    return
             payload: OnMessageCallbackResult = {
                 "message": data,
                 "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
