@@ -8,7 +8,9 @@ import sys
 import textwrap
 import threading
 import weakref
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
+
+import pytest
 
 import taro_udp
 from taro_udp import UDPSocket, _loop
@@ -205,3 +207,31 @@ def test_a_listener_send_result_comes_before_the_echo_it_caused(
     sock.onMessage(on_message)
     make_socket().send({"address": "127.0.0.1", "port": port, "message": "kick"})
     assert events.wait_for(3) == [b"kick", {"errMsg": "send:ok"}, b"self"]
+
+
+def test_an_idle_event_thread_sleeps_without_a_timeout(
+    make_socket: Callable[..., UDPSocket],
+    monkeypatch: pytest.MonkeyPatch,
+    gate: Callable[[], EventThreadGate],
+) -> None:
+    sock = make_socket()
+    sock.bind()
+    loop = _loop._current
+    assert loop is not None
+    timeouts: List[Optional[float]] = []
+    asleep = threading.Event()
+    real_select = loop.selector.select
+
+    def select(timeout: Optional[float] = None) -> Any:
+        timeouts.append(timeout)
+        if timeout is None:
+            asleep.set()
+        return real_select(timeout)
+
+    monkeypatch.setattr(loop.selector, "select", select)
+    with gate():  # one wake-up, after which the thread has nothing left to do
+        pass
+    assert asleep.wait(WAIT), "the event thread never went back to sleep"
+    # No polling: it sleeps until woken, never with a timeout that would make it spin.
+    assert timeouts[-1] is None
+    assert all(t in (None, 0) for t in timeouts)
