@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable, Tuple
 
-from taro_udp import _loop
+from taro_udp import UDPSocket, _loop
+from taro_udp.testing import SocketFactory
 from taro_udp.testing._recorder import DEFAULT_TIMEOUT as WAIT
 from taro_udp.testing._recorder import Recorder
 
-__all__ = ["WAIT", "EventThreadGate", "Recorder"]
+__all__ = ["WAIT", "EventThreadGate", "Recorder", "receiver"]
 
 
 class EventThreadGate:
@@ -35,3 +37,14 @@ class EventThreadGate:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def receiver(
+    factory: SocketFactory, recorder: Callable[..., Recorder], kind: str = "udp4"
+) -> Tuple[UDPSocket, int, Recorder]:
+    """A socket from ``factory`` bound to loopback, its port, and a recorder of its messages."""
+    sock = factory(kind)
+    messages = recorder("messages")
+    sock.onMessage(messages)
+    port = sock.bind(address="::1" if kind == "udp6" else "127.0.0.1")
+    return sock, port, messages

@@ -15,17 +15,9 @@ import taro_udp
 from taro_udp.testing import DatagramRecord, Recorder, SimulatedNetwork, SocketFactory
 from taro_udp.testing.plugin import simulated_network, udp_recorder, udp_socket_factory  # noqa: F401
 
+from ._helpers import receiver
+
 Factory = Callable[..., Recorder]
-
-
-def _receiver(
-    factory: SocketFactory, recorder: Factory, kind: str = "udp4"
-) -> Tuple[taro_udp.UDPSocket, int, Recorder]:
-    sock = factory(kind)
-    messages = recorder("messages")
-    sock.onMessage(messages)
-    port = sock.bind(address="::1" if kind == "udp6" else "127.0.0.1")
-    return sock, port, messages
 
 
 # -- determinism ---------------------------------------------------------------------
@@ -107,7 +99,7 @@ def test_fault_rates_over_10000_datagrams_are_within_bounds(
     udp_recorder: Factory,
 ) -> None:
     total = 10_000
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     sender = udp_socket_factory()
     for n in range(total):
         sender.send({"address": "127.0.0.1", "port": port, "message": n.to_bytes(2, "big")})
@@ -158,7 +150,7 @@ def test_partition_drops_both_ways_until_healed(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    a, port_a, at_a = _receiver(udp_socket_factory, udp_recorder)
+    a, port_a, at_a = receiver(udp_socket_factory, udp_recorder)
     b = udp_socket_factory()
     at_b = udp_recorder("at b")
     b.onMessage(at_b)
@@ -206,7 +198,7 @@ def test_loss_changed_mid_test_applies_to_the_next_datagram(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     sender = udp_socket_factory()
     simulated_network.loss = 1.0
     sender.send({"address": "127.0.0.1", "port": port, "message": "lost"})
@@ -221,7 +213,7 @@ def test_duplicated_datagram_arrives_twice(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     simulated_network.duplicate = 1.0
     udp_socket_factory().send({"address": "127.0.0.1", "port": port, "message": "twice"})
     assert [p["message"] for p in messages.wait_for(2)] == [b"twice", b"twice"]
@@ -235,7 +227,7 @@ def test_reordered_datagram_arrives_after_the_next_one(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     sender = udp_socket_factory()
     simulated_network.reorder_window = 10_000  # only the next datagram may release it
     simulated_network.reorder = 1.0
@@ -251,7 +243,7 @@ def test_reordered_datagram_alone_arrives_after_the_window(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     simulated_network.reorder = 1.0
     simulated_network.reorder_window = 15
     udp_socket_factory().send({"address": "127.0.0.1", "port": port, "message": "late"})
@@ -266,7 +258,7 @@ def test_delay_holds_each_copy_for_its_drawn_milliseconds(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     simulated_network.delay = (20, 30)
     sender = udp_socket_factory()
     for n in range(5):
@@ -287,7 +279,7 @@ def test_datagram_over_the_mtu_is_dropped(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     simulated_network.mtu = 1500
     sender = udp_socket_factory()
     sender.send({"address": "127.0.0.1", "port": port, "message": b"x" * 1473})

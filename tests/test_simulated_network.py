@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Tuple
+from typing import Callable
 
 import pytest
 
@@ -16,17 +16,9 @@ from taro_udp import _transport
 from taro_udp.testing import Recorder, SimulatedNetwork, SocketFactory
 from taro_udp.testing.plugin import simulated_network, udp_recorder, udp_socket_factory  # noqa: F401
 
+from ._helpers import receiver
+
 Factory = Callable[..., Recorder]
-
-
-def _receiver(
-    factory: SocketFactory, recorder: Factory, kind: str = "udp4"
-) -> Tuple[taro_udp.UDPSocket, int, Recorder]:
-    sock = factory(kind)
-    messages = recorder("messages")
-    sock.onMessage(messages)
-    port = sock.bind(address="::1" if kind == "udp6" else "127.0.0.1")
-    return sock, port, messages
 
 
 def test_datagram_arrives_with_the_contract_payload(
@@ -34,7 +26,7 @@ def test_datagram_arrives_with_the_contract_payload(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     sender = udp_socket_factory()
     sender.send({"address": "127.0.0.1", "port": port, "message": "hello"})
     (payload,) = messages.wait_for(1)
@@ -69,7 +61,7 @@ def test_ipv6_loopback_datagram(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder, "udp6")
+    _, port, messages = receiver(udp_socket_factory, udp_recorder, "udp6")
     udp_socket_factory("udp6").send({"address": "::1", "port": port, "message": b"six"})
     (payload,) = messages.wait_for(1)
     assert payload["remoteInfo"]["address"] == "::1"
@@ -233,7 +225,7 @@ def test_network_without_delays_runs_no_thread(
     udp_socket_factory: SocketFactory,
     udp_recorder: Factory,
 ) -> None:
-    _, port, messages = _receiver(udp_socket_factory, udp_recorder)
+    _, port, messages = receiver(udp_socket_factory, udp_recorder)
     udp_socket_factory().send({"address": "127.0.0.1", "port": port, "message": "x"})
     messages.wait_for(1)
     names = [thread.name for thread in threading.enumerate()]
