@@ -19,9 +19,11 @@ from ._errors import ERR_INVALID_PORT, ERR_SYSTEM, ArgumentError
 from ._types import SocketType
 
 __all__ = [
+    "CONNECT_KEYS",
     "SEND_KEYS",
     "bind_port",
     "callback",
+    "callbacks",
     "listener",
     "message",
     "option",
