@@ -15,6 +15,21 @@ from taro_udp import UDPSocket
 from ._helpers import WAIT, EventThreadGate, Recorder
 
 
+def _preload_libgcc() -> None:
+    # glibc loads libgcc_s the first time a thread exits, and the exiting thread holds a
+    # descriptor on it for a moment after join() has returned: load it once, up front,
+    # so that the first thread to end is not taken for a leaked descriptor.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libgcc_s.so.1")
+    except OSError:  # pragma: no cover - not glibc
+        pass
+
+
+_preload_libgcc()
+
+
 def _open_fds() -> Set[int]:
     try:
         return {int(name) for name in os.listdir("/proc/self/fd")}
