@@ -129,12 +129,9 @@ class UDPSocket:
                 if self._state is not UNBOUND:
                     raise ArgumentError("socket is already bound", ERR_SYSTEM)
                 return self._bind(_validators.bind_port(port), address)
-        except ArgumentError as exc:
-            result = failure("bind", exc.reason, exc.code)
-            errno_ = None
-        except OSError as exc:
-            result = failure("bind", *from_os_error(exc))
-            errno_ = exc.errno
+        except (ArgumentError, OSError) as exc:
+            result = self._failure("bind", exc)
+            errno_ = exc.errno if isinstance(exc, OSError) else None
         _loop.wait_for_room()
         _loop.call_soon(self._emit_error, result)
         raise UDPSocketError(result["errMsg"], result["errCode"], errno_)
@@ -188,10 +185,8 @@ class UDPSocket:
                 self._ensure_bound()
                 self._transport.connect(peer)
                 self._state = CONNECTED
-        except ArgumentError as exc:
-            self._report("connect", exc.reason, exc.code)
-        except OSError as exc:
-            self._report("connect", *self._os_reason(exc))
+        except (ArgumentError, OSError) as exc:
+            self._report(self._failure("connect", exc))
 
     def setTTL(self, ttl: int) -> None:
         """Set the IP TTL (hop limit on udp6) of sent datagrams: 0–255 (``UDPSocket.setTTL``).
@@ -201,10 +196,8 @@ class UDPSocket:
         try:
             self._check_open()
             self._transport.set_ttl(_validators.ttl(ttl))
-        except ArgumentError as exc:
-            self._report("setTTL", exc.reason, exc.code)
-        except OSError as exc:
-            self._report("setTTL", *self._os_reason(exc))
+        except (ArgumentError, OSError) as exc:
+            self._report(self._failure("setTTL", exc))
 
     def close(self) -> None:
         """Close the socket (``UDPSocket.close``). Idempotent; never raises.
@@ -280,13 +273,8 @@ class UDPSocket:
         _loop.wait_for_room()
         try:
             payload, peer = self._prepare_send(opt)
-        except ArgumentError as exc:
-            failed = failure(method, exc.reason, exc.code)
-            _loop.call_soon(self._finish, failed, on_fail, on_complete, True)
-            return
-        except OSError as exc:
-            failed = failure(method, *self._os_reason(exc))
-            _loop.call_soon(self._finish, failed, on_fail, on_complete, True)
+        except (ArgumentError, OSError) as exc:
+            _loop.call_soon(self._finish, self._failure(method, exc), on_fail, on_complete, True)
             return
         pending: Optional[_PendingResult] = None
         wants_result = on_success is not None or on_fail is not None or on_complete is not None
@@ -302,7 +290,7 @@ class UDPSocket:
             else:
                 self._transport.sendto(payload, peer)
         except OSError as exc:
-            error = failure(method, *self._os_reason(exc))
+            error = self._failure(method, exc)
         finally:
             if pending is not None:
                 pending.set(success(method) if error is None else error, error is None)
@@ -335,11 +323,15 @@ class UDPSocket:
             self._broadcast = broadcast
         return payload, peer
 
-    def _os_reason(self, exc: OSError) -> tuple[str, int]:
-        # A call that raced with close() sees EBADF: report what the user did, not that.
+    def _failure(self, method: str, exc: Exception) -> OnErrorCallbackResult:
+        """The ``"<method>:fail ..."`` result of a rejected argument or an OS failure."""
+        if isinstance(exc, ArgumentError):
+            return failure(method, exc.reason, exc.code)
         if self._state is CLOSED:
-            return (_CLOSED_REASON, ERR_SYSTEM)
-        return from_os_error(exc)
+            # A call that raced with close() sees EBADF: report what the user did, not that.
+            return failure(method, _CLOSED_REASON, ERR_SYSTEM)
+        assert isinstance(exc, OSError)
+        return failure(method, *from_os_error(exc))
 
     # -- listeners -------------------------------------------------------------------
 
@@ -396,10 +388,10 @@ class UDPSocket:
 
     # -- the event thread ----------------------------------------------------------------
 
-    def _report(self, method: str, reason: str, code: int) -> None:
+    def _report(self, result: OnErrorCallbackResult) -> None:
         # Called with no lock held, so it may wait for room like send does.
         _loop.wait_for_room()
-        _loop.call_soon(self._emit_error, failure(method, reason, code))
+        _loop.call_soon(self._emit_error, result)
 
     def _on_readable(self) -> None:
         # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
