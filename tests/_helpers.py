@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Callable, Tuple
 
@@ -10,7 +11,7 @@ from taro_udp.testing import SocketFactory
 from taro_udp.testing._recorder import DEFAULT_TIMEOUT as WAIT
 from taro_udp.testing._recorder import Recorder
 
-__all__ = ["WAIT", "EventThreadGate", "Recorder", "receiver"]
+__all__ = ["WAIT", "EventThreadGate", "Recorder", "has_ipv6_loopback", "receiver"]
 
 
 class EventThreadGate:
@@ -48,3 +49,13 @@ def receiver(
     sock.onMessage(messages)
     port = sock.bind(address="::1" if kind == "udp6" else "127.0.0.1")
     return sock, port, messages
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether this machine can bind ::1 (some CI containers have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

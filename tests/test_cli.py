@@ -25,22 +25,15 @@ from taro_udp import LocalInfo, RemoteInfo
 from taro_udp._cli._common import message_record
 from taro_udp._cli._ping import Progress, format_statistics, nearest_rank
 
+from ._helpers import has_ipv6_loopback
+
 # Generous: a loaded CI machine may take seconds to start an interpreter.
 WAIT = 20.0
 LISTENING = re.compile(r"listening on (\S+) port (\d+) \((udp[46])\)")
 PROG = "python -m taro_udp"
 
 
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-needs_ipv6 = pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+needs_ipv6 = pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
 
 
 class Cli:

@@ -7,7 +7,6 @@ Each example runs as a script in a subprocess, with ``TARO_UDP_BIND_ADDRESS`` ke
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +14,11 @@ from typing import List
 
 import pytest
 
+from ._helpers import has_ipv6_loopback
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # Generous: the examples finish in well under a second on an idle machine.
 WAIT = 30.0
-
-
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def run_example(name: str, bind: str = "127.0.0.1") -> List[str]:
@@ -76,7 +68,7 @@ def test_set_ttl_in_on_listening() -> None:
     ]
 
 
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
 def test_udp6() -> None:
     lines = run_example("udp6.py", bind="::1")
     assert "'family': 'IPv6'" in _line(lines, "peer received:")
