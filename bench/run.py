@@ -318,6 +318,19 @@ def ms(value: Optional[float]) -> str:
 # -- the benchmarks ----------------------------------------------------------------------
 
 
+def add_node_row(
+    table: Table, name: str, taro: Optional[float], med: Dict[str, Optional[float]], limit: float
+) -> None:
+    """The row comparing taro_udp with Node's dgram (target: at most ``limit`` times Node)."""
+    target = f"≤ {limit:.2f}x node"
+    if "node" not in med:
+        table.add(name, us(taro), "node dgram: skipped (no node)", None, target, None)
+        return
+    r = ratio(taro, med["node"])
+    met = r is not None and r <= limit
+    table.add(name, us(taro), f"node dgram {us(med['node'])}", r, target, met)
+
+
 def bench_receive(env: Dict[str, str], cfg: Settings, table: Table, impls: List[str]) -> None:
     for size in SIZES:
         cpu: Dict[str, List[Optional[float]]] = {impl: [] for impl in impls}
@@ -349,18 +362,7 @@ def bench_receive(env: Dict[str, str], cfg: Settings, table: Table, impls: List[
             "≤ 1.15x ideal; 0 lost",
             r is not None and r <= 1.15 and lost["taro_udp"] == 0,
         )
-        if "node" in med:
-            r = ratio(taro, med["node"])
-            table.add(
-                name,
-                us(taro),
-                f"node dgram {us(med['node'])}",
-                r,
-                "≤ 0.80x node",
-                r is not None and r <= 0.8,
-            )
-        else:
-            table.add(name, us(taro), "node dgram: skipped (no node)", None, "≤ 0.80x node", None)
+        add_node_row(table, name, taro, med, 0.8)
         table.add(
             name,
             us(taro),
@@ -426,18 +428,7 @@ def bench_rtt(env: Dict[str, str], cfg: Settings, table: Table, impls: List[str]
         "≤ 1.10x raw",
         r is not None and r <= 1.1,
     )
-    if "node" in med:
-        r = ratio(taro, med["node"])
-        table.add(
-            name,
-            us(taro),
-            f"node dgram {us(med['node'])}",
-            r,
-            "≤ 1.00x node",
-            r is not None and r <= 1.0,
-        )
-    else:
-        table.add(name, us(taro), "node dgram: skipped (no node)", None, "≤ 1.00x node", None)
+    add_node_row(table, name, taro, med, 1.0)
     for impl, label in (("ideal", "ideal shim"), ("asyncio", "asyncio")):
         table.add(
             name, us(taro), f"{label} {us(med[impl])}", ratio(taro, med[impl]), "context", None
