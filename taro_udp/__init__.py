@@ -15,7 +15,9 @@ documentation is silent.
 
 from ._api import Taro, create_udp_socket, createUDPSocket, wx
 from ._errors import UDPSocketError
+from ._runtime import call_soon, run
 from ._socket import UDPSocket
+from ._timers import Date, clearInterval, clearTimeout, performance, setInterval, setTimeout
 from ._types import (
     CallbackResult,
     ConnectOption,
@@ -26,10 +28,11 @@ from ._types import (
     SendOption,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CallbackResult",
+    "Date",
     "ConnectOption",
     "LocalInfo",
     "OnErrorCallbackResult",
@@ -40,7 +43,14 @@ __all__ = [
     "UDPSocket",
     "UDPSocketError",
     "__version__",
+    "call_soon",
+    "clearInterval",
+    "clearTimeout",
     "createUDPSocket",
     "create_udp_socket",
+    "performance",
+    "run",
+    "setInterval",
+    "setTimeout",
     "wx",
 ]

@@ -1,19 +1,33 @@
-"""The event thread: one thread, shared by every socket, runs every callback.
+"""The event thread: one thread, shared by every socket, timer and task, runs every callback.
 
-This is the mini-program's single JS thread. It waits in ``selector.select()`` for
-sockets to become readable and for work posted by other threads, which wake it through
-a socketpair: nothing here polls, and an idle process burns no CPU.
+This is the mini-program's single JS thread. It runs an asyncio event loop (a
+``SelectorEventLoop`` subclass), so timers are ``call_at`` handles, Promises are
+futures, ported ``async`` code runs as tasks, and ``loop.time()`` is the one clock
+(``_clock``). Sockets do not use asyncio's transports, which cost twice the round trip:
+each socket's fd is a plain reader that reads *and* delivers its datagrams on this
+thread, with no hand-off.
 
-- Datagrams are read *and* delivered on this thread, with no hand-off between threads
-  on the receive path (a queue hand-off measured 0.43x the throughput of a direct call).
-- Work posted with ``call_soon`` (listening, close, send results, errors) runs here in
-  the order it was posted, before the sockets that became readable in the same wake-up,
-  so ``onListening`` comes before the first ``onMessage`` and ``send``'s ``success``
-  before the echo it caused.
-- The thread exists only while a socket is open or work is pending: it starts with the
-  first socket and ends, releasing its selector and wake-up sockets, once the last
-  socket's ``close`` event has been delivered. A process that closes its sockets is left
-  with no thread and no file descriptor of ours.
+Work posted by any thread (listening, close, send results, errors, timers armed from
+another thread) goes into one FIFO, ``_inbox``. Posting takes no lock: a deque append,
+then a wake-up byte only if the thread is asleep. So a finalizer run by the garbage
+collector, or a signal handler, may post from any point of any thread, even one that
+is itself in the middle of posting.
+
+- Posted work runs in the order it was posted, before the sockets that became
+  readable in the same wake-up and before timers due then.
+- The event thread never waits for another thread: nothing it runs blocks on a lock
+  that user code can hold for long, and it never waits for a result slot.
+- The thread exists only while something is left to do: an open socket, a pending
+  timer or task, posted work. It starts with the first of them and retires once none
+  is left, releasing its epoll fd and wake-up sockets. A process that closes its
+  sockets and lets its timers fire is left with no thread and no fd of ours.
+
+Retiring races with posting from other threads. Both sides publish first and check
+second (a deque append, then a look at ``retired``; ``retired = True``, then a look at
+the inbox and the owners), so under the GIL's sequential consistency at least one side
+sees the other: either the thread sees the new work and stays, or the poster sees the
+thread retired and starts a new one. ``_start_lock`` (re-entrant, so a finalizer that
+runs while its thread holds it cannot deadlock) serialises only starting and retiring.
 
 This module knows nothing of UDPSocket: owners are anything with ``close()`` and
 ``_after_fork()``, readers are plain callables.
@@ -21,47 +35,56 @@ This module knows nothing of UDPSocket: owners are anything with ``close()`` and
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
+import errno
+import heapq
+import itertools
 import os
 import selectors
-import socket
 import threading
-from typing import Any, Callable, Deque, Optional, Protocol, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Set, Tuple
 
-from . import _log
+from . import _clock, _log
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
     "MAX_PENDING",
+    "QUIET_MAX",
+    "STUCK_AFTER",
     "THREAD_NAME",
     "add_reader",
     "attach",
+    "call_at",
     "call_soon",
     "call_soon_if_heard",
     "current",
-    "detach_and_call_soon",
+    "detach",
     "in_event_thread",
+    "pending",
     "remove_reader",
+    "retry_soon",
+    "run_posted",
     "wait_for_room",
     "wake_if_pending",
 ]
-
 
 THREAD_NAME = "taro_udp-events"
 # At interpreter exit, how long to wait for the thread to deliver the ``close`` events.
 # A listener that blocks must not hang the user's process; the thread is a daemon.
 EXIT_JOIN_TIMEOUT = 2.0
 
-# Bound of the queue of posted work (send results, errors, listening, close). A thread
-# other than the event thread that sends while this many results wait is held in
-# ``wait_for_room`` until the event thread has taken them: backpressure instead of
-# unbounded memory. The event thread itself never waits (it would wait for itself).
+# Bound of the posted work (send results, errors, listening, close). A thread other than
+# the event thread that posts a result while this many wait is held in ``wait_for_room``
+# while the event thread makes progress: backpressure instead of unbounded memory.
 MAX_PENDING = 10_000
+# ...but a sender never waits for an event thread that has taken nothing for this long
+# (seconds): it may be inside a callback that waits for a lock the sender holds. The
+# sender goes on, past the bound, rather than deadlock (see ``wait_for_room``).
+STUCK_AFTER = 0.1
 # Events posted without a wake-up (nobody listens yet) that may wait for the next one.
 QUIET_MAX = 256
-
-_Work = Tuple[Callable[..., object], Tuple[Any, ...]]
 
 
 class Owner(Protocol):
@@ -72,167 +95,391 @@ class Owner(Protocol):
     def _after_fork(self) -> None: ...  # pragma: no cover
 
 
-class EventLoop:
-    """One life of the event thread: its selector, its wake-up pair, its work queue."""
+class _Work:
+    """One posted call. Compared by identity only (no user ``__eq__`` ever runs)."""
+
+    __slots__ = ("args", "work")
+
+    def __init__(self, work: Callable[..., object], args: Tuple[Any, ...]) -> None:
+        self.work = work
+        self.args = args
+
+
+_inbox: Deque[_Work] = collections.deque()
+_start_lock = threading.RLock()
+_room = threading.Event()  # set by the event thread when it takes from a full inbox
+_room.set()
+_current: Optional[EventThread] = None
+# Owners and readers of an event thread that ended without retiring (a bug of ours, or
+# something that should not be possible): the next thread adopts them.
+_orphans: Set[Owner] = set()
+_orphan_readers: Dict[int, Callable[[], object]] = {}
+_timer_seq = itertools.count()
+exiting = False  # set at interpreter exit: timers are dropped, close() never waits
+
+# Set by _runtime: called with a task's exception that nobody retrieved, and when the
+# loop is idle (no socket, timer, task or posted work left).
+unhandled_hook: Optional[Callable[[BaseException], None]] = None
+idle_hook: Optional[Callable[[], None]] = None
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer ordered by (deadline, creation): same-deadline timers run in creation order.
+
+    asyncio compares timers by deadline only, and ``heapq`` is not stable.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, _Timer):
+            return NotImplemented
+        if self._when != other._when:
+            return bool(self._when < other._when)
+        return self._seq < other._seq
+
+
+class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector: says when the thread sleeps, and hands it the posted work.
+
+    A poster writes a wake-up byte only when ``sleeping`` is set; the thread sets it
+    *before* its last look at the inbox, so a post is either seen or woken for.
+    """
+
+    def __init__(self, owner: EventThread) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        owner = self._owner
+        if _inbox:
+            timeout = 0
+        elif timeout != 0:
+            owner.sleeping = True
+            if _inbox:
+                timeout = 0
+        try:
+            return super().select(timeout)  # type: ignore[no-any-return]
+        finally:
+            owner.sleeping = False
+            if _inbox and not owner.drain_scheduled:
+                owner.schedule_drain()
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """asyncio's loop with the runtime's clock, ordered timers and an idle check."""
+
+    def __init__(self, owner: EventThread) -> None:
+        selector = _Selector(owner)  # may raise OSError: no fd left
+        try:
+            super().__init__(selector)  # the wake-up socketpair: may raise OSError
+        except BaseException:
+            selector.close()
+            self._closed = True  # half made: its finalizer must not close it again
+            raise
+        self._owner = owner
+        self.set_exception_handler(_exception_handler)
+
+    def time(self) -> float:
+        return _clock.current.time()
+
+    def call_at(
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        # asyncio's own call_at, with a timer that remembers its creation order.
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context)
+        timer._seq = next(_timer_seq)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = super().create_task(coro, **kwargs)
+        task.add_done_callback(_task_done)
+        return task
+
+    def _run_once(self) -> None:
+        super()._run_once()  # type: ignore[misc]
+        owner = self._owner
+        if not owner.owners and owner.is_idle():
+            if idle_hook is not None:
+                idle_hook()
+            self.stop()
+
+
+class EventThread:
+    """One life of the event thread: its asyncio loop, its sockets and readers."""
 
     def __init__(self) -> None:
         # Load the logging package now, with the first socket, not at import: reporting
         # a problem later must not need to open a file (no descriptor may be left).
         _log.logger()
-        self.selector = selectors.DefaultSelector()
-        try:
-            self.wake_r, self.wake_w = socket.socketpair()
-        except OSError:
-            self.selector.close()
-            raise
-        self.wake_r.setblocking(False)
-        self.wake_w.setblocking(False)
-        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        self.sleeping = False
+        self.drain_scheduled = False
+        self.retired = False
+        self.taken = 0  # posted calls run so far: the progress wait_for_room watches
+        self.stuck_at = -1
+        self.ident: Optional[int] = None
+        self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
+        self.readers: Dict[int, Callable[[], object]] = {}
+        self.loop = _Loop(self)  # may raise OSError: no fd left
+        selector_name = type(self.loop._selector).__mro__[1].__name__  # type: ignore[attr-defined]
         # epoll and kqueue watch an fd from the moment it is registered, even during a
         # select() already in progress; select() and poll() only see it on their next call.
-        self.live_registration = type(self.selector).__name__ in (
-            "EpollSelector",
-            "KqueueSelector",
-        )
-        self.ready: Deque[_Work] = collections.deque()
-        self.wake_pending = False
-        self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
-        self.ident: Optional[int] = None
-        self.thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self.live_registration = selector_name in ("EpollSelector", "KqueueSelector")
+        self._drain_handle = asyncio.Handle(self.drain, (), self.loop, None)
+        self.thread = threading.Thread(target=self._main, name=THREAD_NAME, daemon=True)
 
-    # The loop's state below is guarded by the module's ``_lock``.
+    def __repr__(self) -> str:
+        return f"<taro_udp event thread owners={len(self.owners)} retired={self.retired}>"
+
+    # -- posted work (on the event thread) -------------------------------------------
+
+    def schedule_drain(self) -> None:
+        """Run the posted work at the head of the loop's next round (event thread)."""
+        self.drain_scheduled = True
+        self.loop._ready.append(self._drain_handle)  # type: ignore[attr-defined]
+
+    def drain(self) -> None:
+        """Run the work posted so far, in order (event thread).
+
+        Work posted while this runs waits for the next round, after the sockets and
+        timers already due, so a callback that posts a callback cannot starve them.
+        """
+        self.drain_scheduled = False
+        popleft = _inbox.popleft
+        for _ in range(len(_inbox)):
+            try:
+                item = popleft()
+            except IndexError:  # pragma: no cover - only this thread takes
+                break
+            self.taken += 1
+            try:
+                item.work(*item.args)
+            except BaseException as exc:  # noqa: BLE001 - user code is guarded inside: ours
+                _log.error("taro_udp: internal error in the event thread", exc=exc)
+        if not _room.is_set() and len(_inbox) < MAX_PENDING:
+            _room.set()
+        if _inbox and not self.drain_scheduled:
+            self.schedule_drain()
 
     def wake(self) -> None:
-        """Make ``select()`` return; called with ``_lock`` held (see ``call_soon``)."""
-        if self.wake_pending or threading.get_ident() == self.ident:
-            return  # a byte is already on its way, or the thread will look before it sleeps
-        self.wake_pending = True
-        try:
-            self.wake_w.send(b"\0")
-        except OSError:  # pragma: no cover - the pair is ours and holds at most one byte
-            _log.logger().exception("taro_udp: could not wake the event thread")
+        """Make the thread's ``select()`` return (any thread)."""
+        self.loop._write_to_self()  # type: ignore[attr-defined]
 
-    def _take_ready(self) -> Deque[_Work]:
-        with _lock:
-            if self.wake_pending:
-                self.wake_pending = False
-                try:
-                    self.wake_r.recv(64)
-                except (BlockingIOError, InterruptedError):  # pragma: no cover
-                    pass
-            batch = self.ready
-            self.ready = collections.deque()
-            if len(batch) >= MAX_PENDING:
-                _room.notify_all()
-            return batch
+    # -- life and death ----------------------------------------------------------------
 
-    def run_ready(self) -> None:
-        """Run the work posted so far, in order; on the event thread only.
-
-        Readers call it too, before delivering a datagram read after work was posted.
-        """
-        for work, args in self._take_ready():
-            try:
-                work(*args)
-            except Exception:  # noqa: BLE001 - user code is guarded by the socket: ours
-                _log.logger().exception("taro_udp: internal error in the event thread")
-
-    def _run_once(self) -> None:
-        # One wake-up. A method of its own so that its locals (the ready keys, the work
-        # just run) are released before the next select(): a closed socket must not be
-        # kept alive by the loop while it sleeps.
-        # Work posted by this thread itself wrote no wake-up byte: don't sleep on it.
-        events = self.selector.select(0 if self.ready else None)
-        if self.wake_pending or self.ready:
-            self.run_ready()
-        for key, _mask in events:
-            reader = key.data
-            if reader is None:
-                continue  # the wake-up pair: its byte was read in _take_ready
-            try:
-                reader()
-            except Exception:  # noqa: BLE001 - logged; the thread must go on
-                _log.logger().exception("taro_udp: internal error in the event thread")
-
-    def _retire_if_idle(self) -> bool:
-        global _current
-        with _lock:
-            if self.owners or self.ready:
-                return False
-            if _current is self:
-                _current = None
+    def is_idle(self) -> bool:
+        """Whether nothing is left: no socket, posted work, timer or task (event thread)."""
+        loop = self.loop
+        if self.owners or _inbox or loop._ready:  # type: ignore[attr-defined]
+            return False
+        if exiting:  # at exit, timers and tasks are dropped
             return True
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        if len(scheduled) > loop._timer_cancelled_count:  # type: ignore[attr-defined]
+            return False
+        return not asyncio.all_tasks(loop)
 
-    def _run(self) -> None:
+    def start(self) -> None:
+        try:
+            self.thread.start()
+        except RuntimeError as exc:  # the process may start no more threads
+            self.release()
+            raise OSError(errno.EAGAIN, f"cannot start the event thread: {exc}") from exc
+
+    def _main(self) -> None:
         self.ident = threading.get_ident()
         try:
             while True:
-                self._run_once()
-                if not self.owners and self._retire_if_idle():
+                try:
+                    self.loop.run_forever()
+                except BaseException as exc:  # noqa: BLE001 - SystemExit from a raw task
+                    # asyncio lets SystemExit and KeyboardInterrupt out of run_forever();
+                    # the thread is every socket's, so it reports them and goes on.
+                    _log.error(
+                        "taro_udp: %s escaped into the event loop; it goes on",
+                        type(exc).__name__,
+                        exc=exc,
+                    )
+                    continue
+                if self._retire():
                     break
         finally:
-            self.selector.close()
-            self.wake_r.close()
-            self.wake_w.close()
+            if not self.retired:  # pragma: no cover - only a bug of ours gets here
+                self._died()
+            self.release()
 
+    def _retire(self) -> bool:
+        # Publish first, check second (see the module docstring).
+        global _current
+        with _start_lock:
+            self.retired = True
+            if self.is_idle():
+                if _current is self:
+                    _current = None
+                # Checked again last: is_idle() allocates, and a finalizer the garbage
+                # collector ran meanwhile may have posted or attached something.
+                if not _inbox and not self.owners:
+                    return True
+                _current = self
+            self.retired = False
+            return False
 
-_lock = threading.Lock()
-_room = threading.Condition(_lock)  # notified when a full queue has been taken
-_current: Optional[EventLoop] = None
+    def _died(self) -> None:  # pragma: no cover - exercised by a test that forces it
+        global _current
+        with _start_lock:
+            self.retired = True
+            if _current is self:
+                _current = None
+            _orphans.update(self.owners)
+            _orphan_readers.update(self.readers)
+        _log.error("taro_udp: the event thread ended unexpectedly; the next call starts one")
 
-
-def _live() -> EventLoop:
-    """The running loop, started if there is none; called with ``_lock`` held."""
-    global _current
-    loop = _current
-    if loop is None:
-        loop = EventLoop()
-        loop.thread.start()
-        _current = loop
-    return loop
-
-
-def attach(owner: Owner) -> None:
-    """Keep ``owner`` alive (and the thread running) until ``detach_and_call_soon``."""
-    with _lock:
-        _live().owners.add(owner)
-
-
-def add_reader(fd: int, reader: Callable[[], object]) -> None:
-    """Call ``reader()`` on the event thread whenever ``fd`` is readable (owner attached)."""
-    with _lock:
-        loop = _live()
-        loop.selector.register(fd, selectors.EVENT_READ, reader)
-        if not loop.live_registration:
-            loop.wake()
-
-
-def remove_reader(fd: int) -> None:
-    """Stop watching ``fd``; must be called *before* the fd is closed (the number is reused)."""
-    with _lock:
-        loop = _current
-        if loop is not None:
+    def adopt_orphans(self) -> None:
+        """Take over the sockets of a thread that died (called under ``_start_lock``)."""
+        self.owners.update(_orphans)
+        _orphans.clear()
+        for fd, reader in _orphan_readers.items():
             try:
-                loop.selector.unregister(fd)
-            except (KeyError, ValueError):
+                self.loop.add_reader(fd, reader)
+                self.readers[fd] = reader
+            except (OSError, ValueError):  # pragma: no cover - closed meanwhile
                 pass
+        _orphan_readers.clear()
+
+    def release(self) -> None:
+        """Close the loop: its selector and wake-up sockets (no user code runs here)."""
+        try:
+            self.loop.close()
+        except BaseException:  # noqa: BLE001 - nothing left to do about it
+            pass
+
+    def abandon(self) -> None:
+        """In a forked child: close our copies of the fds without touching the epoll set.
+
+        The child's epoll fd refers to the parent's epoll instance: ``loop.close()``
+        would unregister fds from it with ``epoll_ctl``, changing the parent's loop.
+        """
+        loop: Any = self.loop
+        for closable in (loop._selector, loop._ssock, loop._csock):
+            try:
+                if isinstance(closable, selectors.BaseSelector):
+                    closable._selector.close()  # type: ignore[attr-defined]
+                elif closable is not None:
+                    closable.close()
+            except (OSError, AttributeError):  # pragma: no cover
+                pass
+        loop._selector = loop._ssock = loop._csock = None
+        loop._closed = True  # so that the loop's finalizer does not try again
+        loop._ready.clear()
+        loop._scheduled.clear()
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+    # What asyncio itself reports (a raw callback that raised, say): to our logger.
+    exc = context.get("exception")
+    message = context.get("message") or "unhandled exception in the event loop"
+    _log.error("taro_udp: %s", message, exc=exc if isinstance(exc, BaseException) else None)
+
+
+def _task_done(task: asyncio.Task[Any]) -> None:
+    # A task's exception nobody retrieves is the unhandled rejection of the runtime.
+    # Whoever awaits the task is woken by a callback scheduled with this one, so look
+    # one round later: if still unretrieved, nobody was waiting for it.
+    if task.cancelled() or task._exception is None:  # type: ignore[attr-defined]
+        return
+    task.get_loop().call_soon(_check_retrieved, task)
+
+
+def _check_retrieved(task: asyncio.Task[Any]) -> None:
+    if not task._log_traceback:  # type: ignore[attr-defined]
+        return  # retrieved (awaited, gathered, .exception() called)
+    exc = task.exception()  # marks it retrieved: asyncio will not log it again
+    assert exc is not None
+    _log.error("taro_udp: unhandled exception in task %s", _task_name(task), exc=exc)
+    if unhandled_hook is not None:
+        unhandled_hook(exc)
+
+
+def _task_name(task: asyncio.Task[Any]) -> str:
+    try:
+        return str(task.get_name())
+    except BaseException:  # noqa: BLE001 - pragma: no cover
+        return "?"
+
+
+# -- the thread that runs now ----------------------------------------------------------
+
+
+def _live() -> EventThread:
+    """The running event thread, started if there is none. Raises ``OSError``."""
+    global _current
+    thread = _current
+    if thread is not None:
+        return thread
+    with _start_lock:
+        thread = _current
+        if thread is None:
+            thread = EventThread()
+            thread.adopt_orphans()
+            # Current before it starts: a finalizer that posts while we start it (on
+            # this thread, re-entering the lock) finds it and its post is drained.
+            _current = thread
+            try:
+                thread.start()
+            except BaseException:
+                _current = None
+                raise
+        return thread
+
+
+def _post(item: _Work, wake: bool) -> None:
+    thread = _current
+    if thread is None:
+        try:
+            thread = _live()
+        except OSError as exc:
+            # With no fd or thread left to start the event thread, the event (a result or
+            # an error) can go nowhere but the log.
+            _log.error("taro_udp: cannot start the event thread (%s); an event was dropped", exc)
+            return
+    _inbox.append(item)
+    if thread.ident == threading.get_ident():
+        if not thread.drain_scheduled:
+            thread.schedule_drain()
+        return
+    if wake and thread.sleeping:
+        thread.wake()
+    if thread.retired:
+        _rescue(thread)
+
+
+def _rescue(thread: EventThread) -> None:
+    # We posted to a thread that was retiring: if it retired for good, our work is in
+    # the inbox with no thread to run it, so start one.
+    with _start_lock:
+        if not thread.retired:
+            return  # it saw our work and stayed
+        try:
+            fresh = _live()
+        except OSError as exc:
+            _log.error("taro_udp: cannot start the event thread (%s); events wait", exc)
+            return
+        if fresh.sleeping:
+            fresh.wake()
 
 
 def call_soon(work: Callable[..., object], *args: Any) -> None:
-    """Run ``work(*args)`` on the event thread, after everything posted before it."""
-    with _lock:
-        try:
-            loop = _live()
-        except OSError as exc:
-            # Only after every socket is closed (an open one keeps the thread running),
-            # with no file descriptor left to start a thread again: the event (a result
-            # or error of a call on a closed socket) can go nowhere but the log.
-            _log.logger().error(
-                "taro_udp: cannot start the event thread (%s); dropped %r", exc, work
-            )
-            return
-        loop.ready.append((work, args))
-        loop.wake()
+    """Run ``work(*args)`` on the event thread, after everything posted before it.
+
+    Safe from any thread, from a finalizer and from a signal handler. ``work`` must
+    guard user code itself: an exception it lets out is logged as an internal error.
+    """
+    _post(_Work(work, args), True)
 
 
 def call_soon_if_heard(heard: Callable[[], bool], work: Callable[..., object], *args: Any) -> None:
@@ -241,104 +488,155 @@ def call_soon_if_heard(heard: Callable[[], bool], work: Callable[..., object], *
     An event nobody listens to yet (``listening`` of a socket without ``onListening``
     listeners) runs in its place in the queue at the thread's next wake-up, which a
     listener added meanwhile brings about (``wake_if_pending``). Creating or closing many
-    sockets then costs no thread switch each; QUIET_MAX bounds what may wait. ``heard``
-    is asked under the lock that ``wake_if_pending`` takes, so a listener added at the
-    same moment from another thread is never missed.
+    sockets then costs no thread switch each; QUIET_MAX bounds what may wait.
     """
-    with _lock:
-        loop = _live()
-        loop.ready.append((work, args))
-        if heard() or len(loop.ready) >= QUIET_MAX:
-            loop.wake()
+    _post(_Work(work, args), heard() or len(_inbox) >= QUIET_MAX)
 
 
 def wake_if_pending() -> None:
     """Wake the thread if work waits in the queue (a listener was just added for it)."""
-    with _lock:
-        loop = _current
-        if loop is not None and loop.ready:
-            loop.wake()
+    thread = _current
+    if thread is not None and _inbox and thread.sleeping:
+        thread.wake()
 
 
-def current() -> EventLoop:
-    """The running loop; called on the event thread, where there always is one."""
-    loop = _current
-    assert loop is not None
-    return loop
+def retry_soon(work: Callable[..., object], *args: Any) -> None:
+    """Run ``work(*args)`` again in the loop's next round, after polling the sockets.
+
+    Event thread only; for work that cannot run yet and must not wait for the thread
+    that will make it runnable.
+    """
+    current().loop.call_soon(work, *args)
+
+
+def run_posted() -> None:
+    """Run the work posted so far, now (event thread): before a datagram or a timer."""
+    if _inbox:
+        current().drain()
+
+
+def pending() -> int:
+    """How many posted calls wait for the event thread."""
+    return len(_inbox)
+
+
+def call_at(when: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
+    """Call ``work(*args)`` at loop time ``when`` (event thread only)."""
+    return current().loop.call_at(when, work, *args)
+
+
+def attach(owner: Owner) -> None:
+    """Keep ``owner`` alive (and the thread running) until ``detach``. Raises ``OSError``."""
+    while True:
+        thread = _live()
+        thread.owners.add(owner)
+        if not thread.retired:
+            return
+        with _start_lock:
+            if not thread.retired:
+                return
+            thread.owners.discard(owner)  # it retired for good: attach to the next one
+
+
+def detach(owner: Owner) -> None:
+    """Release ``owner``; post its last event *before* this, so the thread delivers it."""
+    thread = _current
+    if thread is None:  # pragma: no cover - an attached owner keeps the thread
+        return
+    thread.owners.discard(owner)
+    _orphans.discard(owner)
+    # The last owner gone: wake the thread to deliver what waits and retire.
+    if not thread.owners and thread.sleeping:
+        thread.wake()
+
+
+def add_reader(fd: int, reader: Callable[[], object]) -> None:
+    """Call ``reader()`` on the event thread whenever ``fd`` is readable (owner attached)."""
+    thread = current()
+    thread.readers[fd] = reader
+    thread.loop.add_reader(fd, reader)
+    if not thread.live_registration and thread.sleeping:  # pragma: no cover - not epoll
+        thread.wake()
+
+
+def remove_reader(fd: int) -> None:
+    """Stop watching ``fd``; must be called *before* the fd is closed (the number is reused)."""
+    thread = _current
+    if thread is None:  # pragma: no cover
+        return
+    thread.readers.pop(fd, None)
+    try:
+        thread.loop.remove_reader(fd)
+    except (KeyError, ValueError):  # removed meanwhile by the other side (pause vs close)
+        pass
+
+
+def current() -> EventThread:
+    """The running event thread; called where there always is one (an owner attached)."""
+    thread = _current
+    assert thread is not None
+    return thread
 
 
 def in_event_thread() -> bool:
     """Whether the caller is the event thread (which must never wait for itself)."""
-    loop = _current
-    return loop is not None and loop.ident == threading.get_ident()
+    thread = _current
+    return thread is not None and thread.ident == threading.get_ident()
 
 
 def wait_for_room() -> None:
-    """Hold the calling thread while ``MAX_PENDING`` results wait for the event thread.
+    """Hold the calling thread while ``MAX_PENDING`` calls wait for the event thread.
 
-    Call it with no lock held (the event thread may need that lock to drain the queue).
+    Call it with no lock held. It waits only while the event thread makes progress: if
+    the thread takes nothing for ``STUCK_AFTER`` seconds, it may be inside a callback
+    that waits for a lock this caller holds, so the caller goes on instead of
+    deadlocking, and does not wait again until the thread has moved.
     """
-    loop = _current
-    if loop is None or len(loop.ready) < MAX_PENDING:  # the fast path takes no lock
+    if len(_inbox) < MAX_PENDING:  # the fast path: one length check
         return
-    with _room:
-        while True:
-            loop = _current
-            if loop is None or loop.ident == threading.get_ident():
-                return
-            if len(loop.ready) < MAX_PENDING:
-                return
-            _room.wait()
-
-
-def detach_and_call_soon(
-    owner: Owner, heard: Callable[[], bool], work: Callable[..., object], *args: Any
-) -> None:
-    """Release ``owner`` and post its last event in one step (``call_soon_if_heard``).
-
-    One step, so the thread cannot go idle between the two and miss the event. The
-    thread is woken for the last owner whether heard or not: it must deliver what waits
-    and retire.
-    """
-    with _lock:
-        loop = _live()
-        loop.owners.discard(owner)
-        loop.ready.append((work, args))
-        if heard() or not loop.owners or len(loop.ready) >= QUIET_MAX:
-            loop.wake()
-
-
-exiting = False  # set at interpreter exit: close() then never waits for a listener
+    thread = _current
+    if thread is None or thread.ident == threading.get_ident():
+        return
+    while len(_inbox) >= MAX_PENDING:
+        taken = thread.taken
+        if thread.stuck_at == taken or thread.retired:
+            return
+        _room.clear()
+        if len(_inbox) < MAX_PENDING:
+            return
+        if not _room.wait(STUCK_AFTER) and thread.taken == taken:
+            thread.stuck_at = taken
+            return
 
 
 def _close_all_at_exit() -> None:
     global exiting
     exiting = True
-    with _lock:
-        loop = _current
-        owners = list(loop.owners) if loop is not None else []
-    for owner in owners:
+    thread = _current
+    if thread is None:
+        return
+    for owner in list(thread.owners):
         owner.close()
-    if loop is not None and loop.thread.is_alive():
+    if thread.thread.is_alive():
+        thread.wake()  # timers are dropped now: let it see that it is idle
         # Delivers the ``close`` events; bounded, since a listener may be blocked forever.
-        loop.thread.join(EXIT_JOIN_TIMEOUT)
+        thread.thread.join(EXIT_JOIN_TIMEOUT)
 
 
 def _after_fork_in_child() -> None:
     # The child has no event thread. Its copies of the parent's sockets are dropped
-    # without events; the epoll fd is closed without epoll_ctl, which would change the
-    # parent's interest list (the child's copy refers to the same epoll instance).
-    global _lock, _room, _current
-    _lock = threading.Lock()
-    _room = threading.Condition(_lock)
-    loop, _current = _current, None
-    if loop is None:
+    # without events, and so is the parent's posted work.
+    global _start_lock, _room, _current
+    _start_lock = threading.RLock()
+    _room = threading.Event()
+    _room.set()
+    _inbox.clear()
+    thread, _current = _current, None
+    if thread is None:
         return
-    for owner in list(loop.owners):
+    for owner in list(thread.owners):
         owner._after_fork()
-    loop.selector.close()
-    loop.wake_r.close()
-    loop.wake_w.close()
+    thread.abandon()
 
 
 atexit.register(_close_all_at_exit)

@@ -7,6 +7,7 @@ WeChat's convention: ``"<method>:ok"`` on success, ``"<method>:fail <reason>"`` 
 from __future__ import annotations
 
 from ._errors import ERR_SYSTEM
+from ._log import describe_exception
 from ._types import CallbackResult, OnErrorCallbackResult
 
 __all__ = ["failure", "listener_failure", "success"]
@@ -23,5 +24,8 @@ def failure(method: str, reason: str, code: int) -> OnErrorCallbackResult:
 
 
 def listener_failure(name: str, exc: BaseException) -> OnErrorCallbackResult:
-    """The error reported when the listener or callback registered as ``name`` raised."""
-    return failure(name, f"{type(exc).__name__}: {exc}", ERR_SYSTEM)
+    """The error reported when the listener or callback registered as ``name`` raised.
+
+    ``"<name>:fail <Type>: <text>"``; just ``<Type>`` when the exception's ``str()`` raises.
+    """
+    return failure(name, describe_exception(exc), ERR_SYSTEM)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 from types import TracebackType
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import _log, _loop, _transport, _validators
 from ._addresses import SockAddr, family_name, resolve, wildcard
+from ._broadcast import is_limited_broadcast
 from ._addresses import peer as peer_sockaddr
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
@@ -84,6 +86,12 @@ class UDPSocket:
         self._local_address = ""
         self._local_port = 0
         self._broadcast = False
+        self._send_lock = threading.RLock()  # SO_BROADCAST and the sendto, as one step
+        # Sends with callbacks from other threads whose results have not run yet, and
+        # the datagram read meanwhile (see _drain).
+        self._sending: Set[_SendToken] = set()
+        self._paused = False
+        self._stash: Optional[Tuple[bytes, str, int, Optional[str]]] = None
         # Set by the event thread while it delivers this socket's datagrams; close() from
         # another thread waits for that delivery to end (see close()).
         self._delivering = False
@@ -124,11 +132,11 @@ class UDPSocket:
         raises ``UDPSocketError`` and is also delivered to ``onError``.
         """
         try:
+            self._check_unbound()
+            local = self._local_sockaddr(_validators.bind_port(port), address)
             with self._lock:
-                self._check_open()
-                if self._state is not UNBOUND:
-                    raise ArgumentError("socket is already bound", ERR_SYSTEM)
-                return self._bind(_validators.bind_port(port), address)
+                self._check_unbound()
+                return self._bind_locked(local)
         except (ArgumentError, OSError) as exc:
             result = self._failure("bind", exc)
             errno_ = exc.errno if isinstance(exc, OSError) else None
@@ -136,11 +144,20 @@ class UDPSocket:
         _loop.call_soon(self._emit_error, result)
         raise UDPSocketError(result["errMsg"], result["errCode"], errno_)
 
-    def _bind(self, port: int, address: Optional[str]) -> int:
-        # Called with the lock held, on an open unbound socket.
+    def _check_unbound(self) -> None:
+        self._check_open()
+        if self._state is not UNBOUND:
+            raise ArgumentError("socket is already bound", ERR_SYSTEM)
+
+    def _local_sockaddr(self, port: int, address: Optional[str]) -> SockAddr:
+        # Resolved with no lock held: a slow name lookup must not hold up close() or exit.
         if address is None:
             address = os.environ.get(BIND_ADDRESS_ENV) or wildcard(self._family)
-        host, bound = self._transport.bind(resolve(address, port, self._family))
+        return resolve(address, port, self._family)
+
+    def _bind_locked(self, local: SockAddr) -> int:
+        # Called with the lock held, on an open unbound socket.
+        host, bound = self._transport.bind(local)
         self._local_address = host
         self._local_port = bound
         self._state = BOUND
@@ -159,9 +176,10 @@ class UDPSocket:
     def _ensure_bound(self) -> None:
         # send/write/connect on an unbound socket bind it first, as Node and the OS do.
         if self._state is UNBOUND:
+            local = self._local_sockaddr(0, None)
             with self._lock:
                 if self._state is UNBOUND:
-                    self._bind(0, None)
+                    self._bind_locked(local)
 
     def _check_open(self) -> None:
         # The one guard at every public entry (Node's healthCheck).
@@ -180,9 +198,9 @@ class UDPSocket:
             self._check_open()
             # Resolved before taking the lock: a slow name lookup must not hold up sends.
             peer = peer_sockaddr(opt.get("address"), opt.get("port"), self._family)
+            self._ensure_bound()
             with self._lock:
                 self._check_open()
-                self._ensure_bound()
                 self._transport.connect(peer)
                 self._state = CONNECTED
         except (ArgumentError, OSError) as exc:
@@ -204,41 +222,49 @@ class UDPSocket:
 
         The OS socket is released at once. When ``close()`` returns, no ``onMessage``
         listener of this socket is running or will start: called from another thread
-        while the event thread is inside one, ``close()`` waits for it to return (so a
-        listener must not wait for the thread that closes its socket). ``onClose``
+        while the event thread is inside one, every ``close()`` waits for it to return
+        (so a listener must not wait for the thread that closes its socket; code ported
+        from JS runs on the event thread, where ``close()`` never waits). ``onClose``
         listeners run once, on the event thread, after every event posted before the call.
         """
         with self._lock:
-            if self._state is CLOSED:
-                return
-            was_bound = self._state is not UNBOUND
-            waiter = self._close_waiter = threading.Event()
-            self._state = CLOSED
-            if was_bound:
-                _loop.remove_reader(self._fd)
-            try:
-                self._transport.close()
-            except OSError:  # pragma: no cover - nothing a caller could do about it
-                _log.logger().exception("taro_udp: error while releasing a socket")
-            _loop.detach_and_call_soon(
-                self,
-                self._on_close.has_listeners,
-                self._emit,
-                self._on_close,
-                "onClose",
-                success("close"),
-            )
+            if self._state is not CLOSED:
+                self._close_locked()
+            waiter = self._close_waiter
         # The event thread checks the state before every listener call, so only a
         # delivery already under way can outlive close(); wait for it to finish. Not on
         # the event thread (it would wait for itself) and not at exit (a blocked
         # listener must not hang the interpreter).
         if self._delivering and not _loop.in_event_thread() and not _loop.exiting:
+            assert waiter is not None
             waiter.wait()
+
+    def _close_locked(self) -> None:
+        was_bound = self._state is not UNBOUND
+        self._close_waiter = threading.Event()
+        self._state = CLOSED
+        self._stash = None
+        if was_bound:
+            _loop.remove_reader(self._fd)
+        try:
+            self._transport.close()
+        except OSError as exc:  # pragma: no cover - nothing a caller could do about it
+            _log.error("taro_udp: error while releasing a socket", exc=exc)
+        # The close event first, then the release: the thread cannot retire in between.
+        _loop.call_soon_if_heard(
+            self._on_close.has_listeners,
+            self._emit,
+            self._on_close,
+            "onClose",
+            success("close"),
+        )
+        _loop.detach(self)
 
     def _after_fork(self) -> None:
         # In a forked child: this copy of a parent's socket is dead. Drop it silently
         # (closing the child's fd leaves the parent's socket untouched).
         self._lock = threading.RLock()
+        self._send_lock = threading.RLock()
         self._state = CLOSED
         try:
             self._transport.close()
@@ -258,53 +284,73 @@ class UDPSocket:
         success gives ``{"errMsg": "send:ok"}``. Callbacks run on the event thread,
         always after ``send()`` has returned.
         """
-        self._send("send", option, fields)
+        token = self._send("send", option, fields)
+        if token is not None:
+            # The last statement: the result waits for it (see _SendToken).
+            token.returned = True
 
     def write(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Like ``send``, reporting ``write:ok``/``write:fail`` (``UDPSocket.write``).
 
         On a connected socket ``address``/``port`` may be omitted.
         """
-        self._send("write", option, fields)
+        token = self._send("write", option, fields)
+        if token is not None:
+            token.returned = True
 
-    def _send(self, method: str, option: Any, fields: Dict[str, Any]) -> None:
+    def _send(self, method: str, option: Any, fields: Dict[str, Any]) -> Optional[_SendToken]:
         opt = _validators.option(option, fields, method, _validators.SEND_KEYS)
         on_success, on_fail, on_complete = _validators.callbacks(opt, method)
-        _loop.wait_for_room()
-        try:
-            payload, peer = self._prepare_send(opt)
-        except (ArgumentError, OSError) as exc:
-            _loop.call_soon(self._finish, self._failure(method, exc), on_fail, on_complete, True)
-            return
-        pending: Optional[_PendingResult] = None
         wants_result = on_success is not None or on_fail is not None or on_complete is not None
-        if wants_result and not _loop.in_event_thread():
-            # Take the result's place in the event queue before the datagram leaves, so
-            # that an answer to it cannot be delivered before its success callback.
-            pending = _PendingResult()
-            _loop.call_soon(self._finish_pending, pending, on_success, on_fail, on_complete)
-        error: Optional[_Result] = None
+        token: Optional[_SendToken] = None
+        if wants_result:
+            _loop.wait_for_room()
+            if not _loop.in_event_thread():
+                # Until its result has run, this socket's datagrams wait (see _drain):
+                # the answer to this datagram must not overtake its success.
+                token = _SendToken()
+                self._sending.add(token)
+        posted = False
         try:
-            if peer is None:
-                self._transport.send(payload)
+            try:
+                payload, peer, broadcast = self._prepare_send(opt)
+                with self._send_lock:
+                    if broadcast is not self._broadcast:
+                        self._transport.set_broadcast(broadcast)
+                        self._broadcast = broadcast
+                    if peer is None:
+                        self._transport.send(payload)
+                    else:
+                        self._transport.sendto(payload, peer)
+            except (ArgumentError, OSError) as exc:
+                result: _Result = self._failure(method, exc)
+                failed = True
+            except Exception as exc:  # noqa: BLE001 - no success for a datagram not sent
+                result = failure(method, _log.describe_exception(exc), ERR_SYSTEM)
+                failed = True
             else:
-                self._transport.sendto(payload, peer)
-        except OSError as exc:
-            error = self._failure(method, exc)
+                if not wants_result:
+                    return None
+                result = success(method)
+                failed = False
+            if failed:
+                callback = on_fail
+                if not wants_result:
+                    _loop.wait_for_room()  # an error report takes room like a result
+            else:
+                callback = on_success
+            _loop.call_soon(self._finish, token, result, callback, on_complete, failed)
+            posted = True
         finally:
-            if pending is not None:
-                pending.set(success(method) if error is None else error, error is None)
-        # The success dict is built only for a callback that will see it.
-        if pending is not None:
-            return
-        if error is not None:
-            _loop.call_soon(self._finish, error, on_fail, on_complete, True)
-        elif on_success is not None or on_complete is not None:
-            _loop.call_soon(self._finish, success(method), on_success, on_complete, False)
+            # An exception from a signal handler (KeyboardInterrupt) may land anywhere
+            # above: the token must not keep the socket's datagrams waiting forever.
+            if token is not None and not posted:
+                _loop.call_soon(self._release_token, token)
+        return token
 
-    def _prepare_send(self, opt: Mapping[str, Any]) -> Tuple[Buffer, Optional[SockAddr]]:
+    def _prepare_send(self, opt: Mapping[str, Any]) -> Tuple[Buffer, Optional[SockAddr], bool]:
         # Everything before the system call, in the documented order: closed, address,
-        # port, message, offset, length; then the automatic bind and SO_BROADCAST.
+        # port, message, offset, length, setBroadcast; then the automatic bind.
         self._check_open()
         address = opt.get("address")
         port = opt.get("port")
@@ -315,13 +361,14 @@ class UDPSocket:
         if data is None:
             data = opt.get("data")
         payload = _validators.message(data, opt.get("offset"), opt.get("length"))
+        broadcast = bool(opt.get("setBroadcast"))  # TODO(lead): _validators.broadcast_flag
         if self._state is UNBOUND:
             self._ensure_bound()
-        broadcast = bool(opt.get("setBroadcast", False))
-        if broadcast is not self._broadcast:
-            self._transport.set_broadcast(broadcast)
-            self._broadcast = broadcast
-        return payload, peer
+        # WeChat sends to the limited broadcast address without the flag (2.9.0+); the
+        # OS wants SO_BROADCAST for it all the same.
+        if not broadcast and peer is not None and is_limited_broadcast(peer):
+            broadcast = True
+        return payload, peer, broadcast
 
     def _failure(self, method: str, exc: Exception) -> OnErrorCallbackResult:
         """The ``"<method>:fail ..."`` result of a rejected argument or an OS failure."""
@@ -406,11 +453,6 @@ class UDPSocket:
 
     def _drain(self) -> None:
         recv = self._transport.recv
-        registry = self._on_message
-        family = self._family_name
-        local_address = self._local_address  # fixed once bound
-        local_port = self._local_port
-        loop = _loop.current()
         for _ in range(DRAIN_LIMIT):
             if self._state is CLOSED:
                 return
@@ -424,29 +466,63 @@ class UDPSocket:
                 # e.g. ICMP port unreachable on a connected socket: report, keep reading.
                 self._emit_error(failure("receive", *from_os_error(exc)))
                 continue
-            if loop.ready:
-                # Work was posted while we read (a send's result, which a send posts
-                # before its datagram leaves; a close): it goes first, so that a success
-                # precedes the answer to its datagram.
-                loop.run_ready()
-                if self._state is CLOSED:
-                    return
-            payload: OnMessageCallbackResult = {
-                "message": data,
-                "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
-                "localInfo": {
-                    "address": local or local_address,
-                    "family": family,
-                    "port": local_port,
-                },
-            }
-            for listener in registry.listeners:
-                if self._state is CLOSED:  # close() from inside a listener
-                    return
-                try:
-                    listener(payload)
-                except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
-                    self._listener_failed("onMessage", exc)
+            if self._sending:
+                # Another thread is inside send() with callbacks: this may be the answer
+                # to its datagram, and must not overtake its success. Keep it, and read
+                # no more until the send's result has run (_release_token).
+                self._stash = (data, host, port, local)
+                self._pause()
+                return
+            # Work posted while we read (a send's result, a close) goes first.
+            _loop.run_posted()
+            self._deliver(data, host, port, local)
+
+    def _deliver(self, data: bytes, host: str, port: int, local: Optional[str]) -> None:
+        if self._state is CLOSED:
+            return
+        family = self._family_name
+        payload: OnMessageCallbackResult = {
+            "message": data,
+            "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
+            "localInfo": {
+                "address": local or self._local_address,
+                "family": family,
+                "port": self._local_port,
+            },
+        }
+        for listener in self._on_message.listeners:
+            if self._state is CLOSED:  # close() from inside a listener
+                return
+            try:
+                listener(payload)
+            except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
+                self._listener_failed("onMessage", exc)
+
+    def _pause(self) -> None:
+        self._paused = True
+        _loop.remove_reader(self._fd)
+
+    def _release_token(self, token: _SendToken) -> None:
+        # The send's result has run (or the send was interrupted): its socket's
+        # datagrams may flow again once no other thread is inside send().
+        self._sending.discard(token)
+        if not self._paused or self._sending:
+            return
+        with self._lock:  # held by other threads only around quick system calls
+            self._paused = False
+            if self._state is CLOSED:
+                return
+            stash, self._stash = self._stash, None
+            _loop.add_reader(self._fd, self._on_readable)
+        if stash is not None:
+            self._delivering = True
+            try:
+                self._deliver(*stash)
+            finally:
+                self._delivering = False
+                waiter = self._close_waiter
+                if waiter is not None:
+                    waiter.set()
 
     def _emit(self, registry: ListenerRegistry[Any], name: str, payload: CallbackResult) -> None:
         for listener in registry.listeners:
@@ -455,48 +531,57 @@ class UDPSocket:
             except BaseException as exc:  # noqa: BLE001
                 self._listener_failed(name, exc)
 
-    def _emit_error(self, payload: OnErrorCallbackResult, logged: bool = False) -> None:
+    def _emit_error(self, payload: OnErrorCallbackResult) -> None:
         listeners = self._on_error.listeners
         if not listeners:
-            if not logged:
-                _log.logger().warning(
-                    "%s (errCode %d); no onError listener", payload["errMsg"], payload["errCode"]
-                )
+            _log.warning(
+                "%s (errCode %d); no onError listener", payload["errMsg"], payload["errCode"]
+            )
             return
         for listener in listeners:
             try:
                 listener(payload)
-            except BaseException:  # noqa: BLE001 - logged once, never fed back to onError
-                _log.logger().exception("taro_udp: onError listener %r raised", listener)
+            except BaseException as exc:  # noqa: BLE001 - logged once, never fed back to onError
+                # The type only: the text may carry received data (the traceback has it).
+                _log.error("taro_udp: an onError listener raised %s", type(exc).__name__, exc=exc)
 
     def _listener_failed(self, name: str, exc: BaseException) -> None:
-        _log.logger().error("taro_udp: %s listener raised", name, exc_info=exc)
-        self._emit_error(listener_failure(name, exc), logged=True)
+        # The log line names the exception's type only: its text may carry received
+        # data (the traceback has it). onError listeners get the whole report.
+        if self._on_error.listeners:
+            _log.error("taro_udp: %s listener raised %s", name, type(exc).__name__, exc=exc)
+            self._emit_error(listener_failure(name, exc))
+        else:  # one record that says both: what raised, and that nobody heard it
+            _log.error(
+                "taro_udp: %s:fail %s (errCode %d); no onError listener",
+                name,
+                type(exc).__name__,
+                ERR_SYSTEM,
+                exc=exc,
+            )
 
     def _finish(
         self,
+        token: Optional[_SendToken],
         result: _Result,
         callback: Optional[ResultCallback],
         on_complete: Optional[ResultCallback],
         failed: bool,
     ) -> None:
-        # success/fail, then complete, with the same dict; then the error event.
+        # success/fail, then complete, with the same dict; then the error event. Never
+        # before the send() that posted it has returned, which the event thread can
+        # catch in its last instructions: then look again next round, without waiting.
+        if token is not None and not token.has_returned():
+            _loop.retry_soon(self._finish, token, result, callback, on_complete, failed)
+            return
         if callback is not None:
             self._call_result(callback, "fail" if failed else "success", result)
         if on_complete is not None:
             self._call_result(on_complete, "complete", result)
         if failed:
             self._emit_error(dict(result))  # type: ignore[arg-type]
-
-    def _finish_pending(
-        self,
-        pending: _PendingResult,
-        on_success: Optional[ResultCallback],
-        on_fail: Optional[ResultCallback],
-        on_complete: Optional[ResultCallback],
-    ) -> None:
-        result, ok = pending.get()
-        self._finish(result, on_success if ok else on_fail, on_complete, not ok)
+        if token is not None:
+            self._release_token(token)
 
     def _call_result(self, callback: Callable[[Any], Any], name: str, result: _Result) -> None:
         try:
@@ -505,29 +590,40 @@ class UDPSocket:
             self._listener_failed(name, exc)
 
 
-class _PendingResult:
-    """The result of a send whose system call may still be under way in another thread.
+class _SendToken:
+    """A ``send()`` with callbacks from a thread other than the event thread.
 
-    The sending thread always sets it right after the call (``finally``), so the event
-    thread waits at most for one non-blocking ``sendto``.
+    While it is in its socket's ``_sending`` set, the socket's datagrams wait. The
+    result runs only once ``send()`` has set ``returned``, its very last statement, so
+    that ``success`` never runs while ``send()`` is still on the caller's stack.
+    Before Python 3.10 the interpreter may switch threads between that statement and
+    the return itself, so there the caller's stack is checked as well.
     """
 
-    __slots__ = ("_done", "_ok", "_result")
+    __slots__ = ("frame", "returned", "thread")
 
     def __init__(self) -> None:
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._result: _Result = {}
-        self._ok = False
+        self.returned = False
+        self.thread = threading.get_ident()
+        # The frame of send()/write() (this is called by _send, called by it); holding
+        # it also keeps CPython from reusing the frame object for another call.
+        self.frame = sys._getframe(2) if _CHECK_STACK else None
 
-    def set(self, result: _Result, ok: bool) -> None:
-        self._result = result
-        self._ok = ok
-        self._done.release()
+    def has_returned(self) -> bool:
+        if not self.returned:
+            return False
+        if self.frame is None:
+            return True
+        frame = sys._current_frames().get(self.thread)
+        while frame is not None:
+            if frame is self.frame:
+                return False  # send()/write() is still on the caller's stack
+            frame = frame.f_back
+        self.frame = None
+        return True
 
-    def get(self) -> Tuple[_Result, bool]:
-        self._done.acquire()
-        return self._result, self._ok
+
+_CHECK_STACK = sys.version_info < (3, 10)
 
 
 def _os_failure(method: str, exc: OSError) -> UDPSocketError:

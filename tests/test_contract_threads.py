@@ -220,7 +220,8 @@ def test_an_idle_event_thread_sleeps_without_a_timeout(
     assert loop is not None
     timeouts: List[Optional[float]] = []
     asleep = threading.Event()
-    real_select = loop.selector.select
+    selector = loop.loop._selector  # type: ignore[attr-defined]
+    real_select = selector.select
 
     def select(timeout: Optional[float] = None) -> Any:
         timeouts.append(timeout)
@@ -228,7 +229,7 @@ def test_an_idle_event_thread_sleeps_without_a_timeout(
             asleep.set()
         return real_select(timeout)
 
-    monkeypatch.setattr(loop.selector, "select", select)
+    monkeypatch.setattr(selector, "select", select)
     with gate():  # one wake-up, after which the thread has nothing left to do
         pass
     assert asleep.wait(WAIT), "the event thread never went back to sleep"

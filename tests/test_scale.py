@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import threading
 from functools import partial
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -62,40 +62,50 @@ def test_a_thousand_sockets_receive_on_at_most_four_threads() -> None:
             sock.close()
 
 
-class _WatchedCondition(threading.Condition):
-    """A Condition that says when a thread starts waiting on it."""
-
-    waiting = threading.Event()
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        _WatchedCondition.waiting.set()
-        return super().wait(timeout)
-
-
-def test_send_results_beyond_the_queue_bound_wait_for_room(
+def test_a_sender_holding_a_lock_its_callbacks_take_never_deadlocks_on_a_full_queue(
     monkeypatch: pytest.MonkeyPatch, make_socket: Callable[..., UDPSocket]
 ) -> None:
-    # A small bound, so that the sender outruns the held event thread.
+    # repro_03: the sender holds the app's lock; the first success callback waits for it
+    # on the event thread, which then takes nothing more. With a bounded queue that the
+    # sender waits on, neither could go on. The sender must stop waiting instead.
     monkeypatch.setattr(_loop, "MAX_PENDING", 8)
-    monkeypatch.setattr(_loop, "_room", _WatchedCondition(_loop._lock))
-    _WatchedCondition.waiting.clear()
     sock = make_socket()
-    results = Recorder("results")
-    sent: List[int] = []
-    with EventThreadGate() as gate:
+    sink = make_socket()
+    port = sink.bind(address="127.0.0.1")
+    state_lock = threading.Lock()
+    acked: List[Any] = []
+    all_acked = threading.Event()
+    total = 3 * 8
 
-        def sender() -> None:
-            for i in range(20):
-                sock.send({"address": "127.0.0.1", "port": 9, "message": str(i)}, complete=results)
-                sent.append(i)
+    def on_success(res: Any) -> None:
+        with state_lock:  # the app's bookkeeping, under its lock
+            acked.append(res)
+            if len(acked) == total:
+                all_acked.set()
 
-        worker = threading.Thread(target=sender)
-        worker.start()
-        assert _WatchedCondition.waiting.wait(10), "the sender never waited for room"
-        # Held at the bound: eight results queued (the bind's listening is one of them).
-        assert len(_loop.current().ready) == 8
-        assert len(sent) < 20
-        gate.release()
-        worker.join(10)
-    assert len(sent) == 20
-    assert len(results.wait_for(20)) == 20
+    done = threading.Event()
+
+    def sender() -> None:
+        with state_lock:
+            for _ in range(total):
+                sock.send({"address": "127.0.0.1", "port": port, "message": b"x"}, success=on_success)
+        done.set()
+
+    worker = threading.Thread(target=sender)
+    worker.start()
+    assert done.wait(10), "the sender deadlocked on the full queue"
+    worker.join(10)
+    assert all_acked.wait(10), f"only {len(acked)} of {total} success callbacks ran"
+    plain = threading.Event()
+
+    def plain_send() -> None:  # a send without callbacks never waits on the queue
+        sock.send({"address": "127.0.0.1", "port": port, "message": b"no callbacks"})
+        plain.set()
+
+    with EventThreadGate():
+        for _ in range(20):
+            sock.send({"address": "127.0.0.1", "port": 0, "fail": lambda r: None})
+        thread = threading.Thread(target=plain_send)
+        thread.start()
+        assert plain.wait(10), "a send without callbacks waited for the held event thread"
+        thread.join(10)

@@ -1,0 +1,152 @@
+"""``run()`` and ``call_soon()``: the event thread as the JS thread that runs a script.
+
+``run(main)`` is what starting a mini-program page is: ``main`` runs on the event
+thread as its first task, and the caller waits until nothing is left to do (no open
+socket, no pending timer, no task), Node's rule for when a script has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from typing import Any, Callable, List, Optional, Set
+
+from . import _log, _loop, _timers
+
+__all__ = ["call_soon", "run"]
+
+
+class _Run:
+    """One ``run()`` call waiting for the loop to go idle."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.result: Any = None
+
+    def fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        self.done.set()
+
+
+_runs: Set[_Run] = set()
+
+
+def _on_idle() -> None:
+    for waiting in list(_runs):
+        waiting.done.set()
+
+
+def _on_unhandled(exc: BaseException) -> None:
+    for waiting in list(_runs):
+        waiting.fail(exc)
+
+
+_loop.idle_hook = _on_idle
+_loop.unhandled_hook = _on_unhandled
+
+
+def call_soon(callback: Callable[..., Any], *args: Any) -> None:
+    """Run ``callback(*args)`` on the event thread, after everything posted before it.
+
+    For code that is not ported JS (a test, a GUI thread) and needs to touch state that
+    listeners and timers own: from any thread, never blocks. A callback that raises is
+    logged on the ``taro_udp`` logger; the thread goes on.
+    """
+    if not callable(callback):
+        raise TypeError(f"call_soon() callback must be callable, got {type(callback).__name__}")
+    _loop.call_soon(_guarded, callback, args)
+
+
+def _guarded(callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        callback(*args)
+    except BaseException as exc:  # noqa: BLE001 - the thread must go on
+        _log.error("taro_udp: call_soon callback raised %s", type(exc).__name__, exc=exc)
+
+
+def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = None) -> Any:
+    """Run ``main`` on the event thread, then wait until the program has ended.
+
+    ``main`` is a function or a coroutine function (``async def``), called with no
+    arguments on the event thread as the first task, as a mini-program runs its script.
+    Returns ``main``'s result once no socket is open, no timer is pending and no task is
+    left (Node's rule for when a script ends). An exception from ``main``, or one a task
+    raised that nobody awaited, is raised here at once (the program keeps running).
+    After ``timeout`` seconds raises ``TimeoutError`` naming what is still open. Called
+    on the event thread itself (it would wait for itself) it raises ``RuntimeError``.
+    """
+    if _loop.in_event_thread():
+        raise RuntimeError("run() was called on the event thread, where it would wait for itself")
+    if main is not None and not callable(main) and not inspect.isawaitable(main):
+        raise TypeError(f"run() main must be callable, got {type(main).__name__}")
+    waiting = _Run()
+    _runs.add(waiting)
+    try:
+        _loop.call_soon(_start, main, waiting)
+        if not waiting.done.wait(timeout):
+            raise TimeoutError(f"run() timed out after {timeout} s: {_still_open()}")
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.result
+    finally:
+        _runs.discard(waiting)
+
+
+def _start(main: Any, waiting: _Run) -> None:
+    # On the event thread: the first task of the program.
+    try:
+        result = main() if callable(main) else main
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(lambda done: _keep_result(done, waiting))
+        else:
+            waiting.result = result
+    except BaseException as exc:  # noqa: BLE001 - raised to run()'s caller
+        _log.error("taro_udp: run() main raised %s", type(exc).__name__, exc=exc)
+        waiting.fail(exc)
+
+
+def _keep_result(task: asyncio.Future[Any], waiting: _Run) -> None:
+    if not task.cancelled() and task._exception is None:  # type: ignore[attr-defined]
+        waiting.result = task.result()
+    # An exception is left unretrieved: the loop reports it as unhandled (to run()).
+
+
+def _still_open() -> str:
+    thread = _loop._current
+    parts: List[str] = []
+    if thread is not None:
+        owners = _copy(thread.owners)
+        if owners:
+            parts.append(f"{len(owners)} socket(s) open ({', '.join(map(repr, owners[:5]))})")
+    timers = _timers.pending_timers()
+    if timers:
+        parts.append(f"{len(timers)} timer(s) pending ({', '.join(timers[:5])})")
+    if thread is not None:
+        tasks = _copy_tasks(thread.loop)
+        if tasks:
+            parts.append(f"{len(tasks)} task(s) pending ({', '.join(tasks[:5])})")
+    if _loop.pending():
+        parts.append(f"{_loop.pending()} posted call(s) waiting")
+    return "; ".join(parts) or "nothing is open (the program was still busy)"
+
+
+def _copy(items: Set[Any]) -> List[Any]:
+    for _ in range(10):  # the event thread may change the set while we copy it
+        try:
+            return list(items)
+        except RuntimeError:  # pragma: no cover
+            continue
+    return []  # pragma: no cover
+
+
+def _copy_tasks(loop: asyncio.AbstractEventLoop) -> List[str]:
+    try:
+        return [task.get_name() for task in asyncio.all_tasks(loop)]
+    except RuntimeError:  # pragma: no cover - changed while we looked
+        return []
