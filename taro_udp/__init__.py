@@ -32,8 +32,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "CallbackResult",
-    "Date",
     "ConnectOption",
+    "Date",
     "LocalInfo",
     "OnErrorCallbackResult",
     "OnMessageCallbackResult",

@@ -28,7 +28,7 @@ class RealClock(Clock):
     """``time.monotonic()``; the epoch is read once, when the clock is made."""
 
     def __init__(self) -> None:
-        self.time: Callable[[], float] = time.monotonic  # type: ignore[method-assign]
+        self.time: Callable[[], float] = time.monotonic
         self.start = time.monotonic()
         self.epoch = time.time() - self.start
 

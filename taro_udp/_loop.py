@@ -57,6 +57,7 @@ __all__ = [
     "add_reader",
     "attach",
     "call_at",
+    "call_later",
     "call_soon",
     "call_soon_if_heard",
     "current",
@@ -64,7 +65,7 @@ __all__ = [
     "in_event_thread",
     "pending",
     "remove_reader",
-    "retry_soon",
+    "call_soon_when_ready",
     "run_posted",
     "wait_for_room",
     "wake_if_pending",
@@ -85,6 +86,8 @@ MAX_PENDING = 10_000
 STUCK_AFTER = 0.1
 # Events posted without a wake-up (nobody listens yet) that may wait for the next one.
 QUIET_MAX = 256
+# How often the event thread looks again at a posted call that is not ready (seconds).
+BLOCKED_RETRY = 0.0002
 
 
 class Owner(Protocol):
@@ -98,11 +101,17 @@ class Owner(Protocol):
 class _Work:
     """One posted call. Compared by identity only (no user ``__eq__`` ever runs)."""
 
-    __slots__ = ("args", "work")
+    __slots__ = ("args", "ready", "work")
 
-    def __init__(self, work: Callable[..., object], args: Tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        work: Callable[..., object],
+        args: Tuple[Any, ...],
+        ready: Optional[Callable[[], bool]] = None,
+    ) -> None:
         self.work = work
         self.args = args
+        self.ready = ready  # None: always; else the call keeps its place until ready()
 
 
 _inbox: Deque[_Work] = collections.deque()
@@ -134,12 +143,14 @@ class _Timer(asyncio.TimerHandle):
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, _Timer):
             return NotImplemented
-        if self._when != other._when:
-            return bool(self._when < other._when)
-        return self._seq < other._seq
+        mine: Any = self
+        theirs: Any = other
+        if mine._when != theirs._when:
+            return bool(mine._when < theirs._when)
+        return bool(mine._seq < theirs._seq)
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _Selector(selectors.DefaultSelector):
     """The loop's selector: says when the thread sleeps, and hands it the posted work.
 
     A poster writes a wake-up byte only when ``sleeping`` is set; the thread sets it
@@ -152,14 +163,16 @@ class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
     def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
-        if _inbox:
+        # While the call at the head of the inbox is not ready, a timer looks again
+        # (EventThread.drain): the inbox is not a reason to spin.
+        if _inbox and not owner.blocked:
             timeout = 0
         elif timeout != 0:
             owner.sleeping = True
-            if _inbox:
+            if _inbox and not owner.blocked:
                 timeout = 0
         try:
-            return super().select(timeout)  # type: ignore[no-any-return]
+            return super().select(timeout)
         finally:
             owner.sleeping = False
             if _inbox and not owner.drain_scheduled:
@@ -183,18 +196,19 @@ class _Loop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return _clock.current.time()
 
-    def call_at(
+    def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
         # asyncio's own call_at, with a timer that remembers its creation order.
         if when is None:
             raise TypeError("when cannot be None")
         self._check_closed()  # type: ignore[attr-defined]
-        timer = _Timer(when, callback, args, self, context)
+        timer: Any = _Timer(when, callback, args, self, context)
         timer._seq = next(_timer_seq)
         heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True  # type: ignore[attr-defined]
-        return timer
+        timer._scheduled = True
+        handle: asyncio.TimerHandle = timer
+        return handle
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = super().create_task(coro, **kwargs)
@@ -221,6 +235,7 @@ class EventThread:
         self.drain_scheduled = False
         self.retired = False
         self.taken = 0  # posted calls run so far: the progress wait_for_room watches
+        self.blocked = False  # the call at the head of the inbox is not ready yet
         self.stuck_at = -1
         self.ident: Optional[int] = None
         self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
@@ -256,6 +271,15 @@ class EventThread:
                 item = popleft()
             except IndexError:  # pragma: no cover - only this thread takes
                 break
+            if item.ready is not None and not item.ready():
+                # It keeps its place at the head, and what was posted after it waits
+                # too; a timer looks again shortly (see call_soon_when_ready).
+                _inbox.appendleft(item)
+                self.blocked = True
+                self.drain_scheduled = True
+                self.loop.call_later(BLOCKED_RETRY, self.drain)
+                return
+            self.blocked = False
             self.taken += 1
             try:
                 item.work(*item.args)
@@ -265,6 +289,10 @@ class EventThread:
             _room.set()
         if _inbox and not self.drain_scheduled:
             self.schedule_drain()
+
+    def running(self) -> bool:
+        """Not retired: posts to it and owners attached to it are served."""
+        return not self.retired
 
     def wake(self) -> None:
         """Make the thread's ``select()`` return (any thread)."""
@@ -308,8 +336,10 @@ class EventThread:
                     continue
                 if self._retire():
                     break
+        except BaseException as exc:  # noqa: BLE001 - pragma: no cover - a bug of ours
+            _log.error("taro_udp: the event thread failed: %s", type(exc).__name__, exc=exc)
         finally:
-            if not self.retired:  # pragma: no cover - only a bug of ours gets here
+            if not self.retired:  # only a bug of ours gets here
                 self._died()
             self.release()
 
@@ -329,7 +359,7 @@ class EventThread:
             self.retired = False
             return False
 
-    def _died(self) -> None:  # pragma: no cover - exercised by a test that forces it
+    def _died(self) -> None:
         global _current
         with _start_lock:
             self.retired = True
@@ -337,7 +367,13 @@ class EventThread:
                 _current = None
             _orphans.update(self.owners)
             _orphan_readers.update(self.readers)
-        _log.error("taro_udp: the event thread ended unexpectedly; the next call starts one")
+            if not (_orphans or _inbox):
+                return
+            _log.error("taro_udp: the event thread ended unexpectedly; a new one takes over")
+            try:  # its sockets and posted work must not wait for the next call
+                _live()
+            except OSError as exc:
+                _log.error("taro_udp: cannot start the event thread (%s)", exc)
 
     def adopt_orphans(self) -> None:
         """Take over the sockets of a thread that died (called under ``_start_lock``)."""
@@ -390,13 +426,13 @@ def _task_done(task: asyncio.Task[Any]) -> None:
     # A task's exception nobody retrieves is the unhandled rejection of the runtime.
     # Whoever awaits the task is woken by a callback scheduled with this one, so look
     # one round later: if still unretrieved, nobody was waiting for it.
-    if task.cancelled() or task._exception is None:  # type: ignore[attr-defined]
+    if task.cancelled() or task._exception is None:
         return
     task.get_loop().call_soon(_check_retrieved, task)
 
 
 def _check_retrieved(task: asyncio.Task[Any]) -> None:
-    if not task._log_traceback:  # type: ignore[attr-defined]
+    if not task._log_traceback:
         return  # retrieved (awaited, gathered, .exception() called)
     exc = task.exception()  # marks it retrieved: asyncio will not log it again
     assert exc is not None
@@ -500,19 +536,30 @@ def wake_if_pending() -> None:
         thread.wake()
 
 
-def retry_soon(work: Callable[..., object], *args: Any) -> None:
-    """Run ``work(*args)`` again in the loop's next round, after polling the sockets.
+def call_soon_when_ready(
+    ready: Callable[[], bool], work: Callable[..., object], *args: Any
+) -> None:
+    """Like ``call_soon``, for a call that may only run once ``ready()`` says so.
 
-    Event thread only; for work that cannot run yet and must not wait for the thread
-    that will make it runnable.
+    It keeps its place in the queue: until it is ready, nothing posted after it runs
+    either, while sockets and timers are served as usual. The event thread never waits
+    for it: it looks again in the loop's next round, then every ``BLOCKED_RETRY``
+    seconds. ``ready()`` must become true soon by itself (a send about to return).
     """
-    current().loop.call_soon(work, *args)
+    _post(_Work(work, args, ready), True)
+
+
+def call_later(delay: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
+    """Call ``work(*args)`` after ``delay`` seconds of loop time (event thread only)."""
+    return current().loop.call_later(delay, work, *args)
 
 
 def run_posted() -> None:
     """Run the work posted so far, now (event thread): before a datagram or a timer."""
     if _inbox:
-        current().drain()
+        thread = current()
+        if not thread.blocked:
+            thread.drain()
 
 
 def pending() -> int:
@@ -530,10 +577,10 @@ def attach(owner: Owner) -> None:
     while True:
         thread = _live()
         thread.owners.add(owner)
-        if not thread.retired:
+        if thread.running():
             return
         with _start_lock:
-            if not thread.retired:
+            if thread.running():
                 return
             thread.owners.discard(owner)  # it retired for good: attach to the next one
 

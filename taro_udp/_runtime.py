@@ -82,8 +82,9 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
     """
     if _loop.in_event_thread():
         raise RuntimeError("run() was called on the event thread, where it would wait for itself")
-    if main is not None and not callable(main) and not inspect.isawaitable(main):
-        raise TypeError(f"run() main must be callable, got {type(main).__name__}")
+    candidate: object = main
+    if candidate is not None and not callable(candidate) and not inspect.isawaitable(candidate):
+        raise TypeError(f"run() main must be callable, got {type(candidate).__name__}")
     waiting = _Run()
     _runs.add(waiting)
     try:
@@ -112,7 +113,7 @@ def _start(main: Any, waiting: _Run) -> None:
 
 
 def _keep_result(task: asyncio.Future[Any], waiting: _Run) -> None:
-    if not task.cancelled() and task._exception is None:  # type: ignore[attr-defined]
+    if not task.cancelled() and task._exception is None:
         waiting.result = task.result()
     # An exception is left unretrieved: the loop reports it as unhandled (to run()).
 

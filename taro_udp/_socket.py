@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
 import threading
+import time
 from types import TracebackType
 from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import _log, _loop, _transport, _validators
 from ._addresses import SockAddr, family_name, resolve, wildcard
-from ._broadcast import is_limited_broadcast
 from ._addresses import peer as peer_sockaddr
+from ._broadcast import is_limited_broadcast
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
 from ._results import failure, listener_failure, success
@@ -91,6 +93,7 @@ class UDPSocket:
         # the datagram read meanwhile (see _drain).
         self._sending: Set[_SendToken] = set()
         self._paused = False
+        self._stale_check: Optional[asyncio.TimerHandle] = None
         self._stash: Optional[Tuple[bytes, str, int, Optional[str]]] = None
         # Set by the event thread while it delivers this socket's datagrams; close() from
         # another thread waits for that delivery to end (see close()).
@@ -306,12 +309,13 @@ class UDPSocket:
         if wants_result:
             _loop.wait_for_room()
             if not _loop.in_event_thread():
-                # Until its result has run, this socket's datagrams wait (see _drain):
-                # the answer to this datagram must not overtake its success.
-                token = _SendToken()
-                self._sending.add(token)
+                token = _SendToken(sys._getframe(1))
         posted = False
         try:
+            if token is not None:
+                # Until its result has run, this socket's datagrams wait (see _drain):
+                # the answer to this datagram must not overtake its success.
+                self._sending.add(token)
             try:
                 payload, peer, broadcast = self._prepare_send(opt)
                 with self._send_lock:
@@ -325,9 +329,6 @@ class UDPSocket:
             except (ArgumentError, OSError) as exc:
                 result: _Result = self._failure(method, exc)
                 failed = True
-            except Exception as exc:  # noqa: BLE001 - no success for a datagram not sent
-                result = failure(method, _log.describe_exception(exc), ERR_SYSTEM)
-                failed = True
             else:
                 if not wants_result:
                     return None
@@ -339,13 +340,25 @@ class UDPSocket:
                     _loop.wait_for_room()  # an error report takes room like a result
             else:
                 callback = on_success
-            _loop.call_soon(self._finish, token, result, callback, on_complete, failed)
+            if token is None:
+                _loop.call_soon(self._finish, token, result, callback, on_complete, failed)
+            else:  # never before send() has returned
+                _loop.call_soon_when_ready(
+                    token.has_returned, self._finish, token, result, callback, on_complete, failed
+                )
             posted = True
-        finally:
-            # An exception from a signal handler (KeyboardInterrupt) may land anywhere
-            # above: the token must not keep the socket's datagrams waiting forever.
-            if token is not None and not posted:
-                _loop.call_soon(self._release_token, token)
+            if token is not None:
+                token.posted = True
+        except BaseException:
+            # Anything else (a broken transport, an exception from a signal handler) is
+            # raised to the caller, and may have landed anywhere above: no success is
+            # reported for it, and its token must not hold the socket's datagrams.
+            if token is not None:
+                if posted:
+                    token.returned = True
+                else:
+                    _loop.call_soon(self._release_token, token)
+            raise
         return token
 
     def _prepare_send(self, opt: Mapping[str, Any]) -> Tuple[Buffer, Optional[SockAddr], bool]:
@@ -361,7 +374,7 @@ class UDPSocket:
         if data is None:
             data = opt.get("data")
         payload = _validators.message(data, opt.get("offset"), opt.get("length"))
-        broadcast = bool(opt.get("setBroadcast"))  # TODO(lead): _validators.broadcast_flag
+        broadcast = _validators.broadcast_flag(opt.get("setBroadcast"))
         if self._state is UNBOUND:
             self._ensure_bound()
         # WeChat sends to the limited broadcast address without the flag (2.9.0+); the
@@ -501,13 +514,36 @@ class UDPSocket:
     def _pause(self) -> None:
         self._paused = True
         _loop.remove_reader(self._fd)
+        if self._stale_check is None:
+            self._stale_check = _loop.call_later(_STALE_CHECK, self._drop_stale_tokens)
+
+    def _drop_stale_tokens(self) -> None:
+        # Still paused after a while: a send interrupted by an exception from a signal
+        # handler, at a point where even its cleanup was cut short, left a token that
+        # nothing will release. A token whose thread is no longer inside this socket's
+        # send() and whose result was never posted is such a one.
+        self._stale_check = None
+        if not self._paused or self._state is CLOSED:
+            return
+        for token in list(self._sending):
+            if not token.posted and not token.on_stack():
+                self._sending.discard(token)
+        if self._sending:
+            self._stale_check = _loop.call_later(_STALE_CHECK, self._drop_stale_tokens)
+        else:
+            self._resume()
 
     def _release_token(self, token: _SendToken) -> None:
         # The send's result has run (or the send was interrupted): its socket's
         # datagrams may flow again once no other thread is inside send().
         self._sending.discard(token)
-        if not self._paused or self._sending:
-            return
+        if self._paused and not self._sending:
+            self._resume()
+
+    def _resume(self) -> None:
+        check, self._stale_check = self._stale_check, None
+        if check is not None:
+            check.cancel()
         with self._lock:  # held by other threads only around quick system calls
             self._paused = False
             if self._state is CLOSED:
@@ -568,12 +604,7 @@ class UDPSocket:
         on_complete: Optional[ResultCallback],
         failed: bool,
     ) -> None:
-        # success/fail, then complete, with the same dict; then the error event. Never
-        # before the send() that posted it has returned, which the event thread can
-        # catch in its last instructions: then look again next round, without waiting.
-        if token is not None and not token.has_returned():
-            _loop.retry_soon(self._finish, token, result, callback, on_complete, failed)
-            return
+        # success/fail, then complete, with the same dict; then the error event.
         if callback is not None:
             self._call_result(callback, "fail" if failed else "success", result)
         if on_complete is not None:
@@ -593,37 +624,61 @@ class UDPSocket:
 class _SendToken:
     """A ``send()`` with callbacks from a thread other than the event thread.
 
-    While it is in its socket's ``_sending`` set, the socket's datagrams wait. The
-    result runs only once ``send()`` has set ``returned``, its very last statement, so
-    that ``success`` never runs while ``send()`` is still on the caller's stack.
-    Before Python 3.10 the interpreter may switch threads between that statement and
-    the return itself, so there the caller's stack is checked as well.
+    While it is in its socket's ``_sending`` set, the socket's datagrams wait. Its
+    result runs only once ``send()`` has returned, so that ``success`` never runs while
+    ``send()`` is still on the caller's stack: ``returned`` is ``send()``'s very last
+    statement, and where it is not set (the interpreter switched threads just before
+    it, or an exception from a signal handler left ``send()`` early) the sender's stack
+    says whether ``send()``'s frame is still on it. A sender stuck inside ``send()``
+    (a signal handler that blocks) is waited for ``_GIVE_UP_AFTER`` at most.
     """
 
-    __slots__ = ("frame", "returned", "thread")
+    __slots__ = ("first_look", "frame", "posted", "returned")
 
-    def __init__(self) -> None:
+    def __init__(self, frame: Any) -> None:
         self.returned = False
-        self.thread = threading.get_ident()
-        # The frame of send()/write() (this is called by _send, called by it); holding
-        # it also keeps CPython from reusing the frame object for another call.
-        self.frame = sys._getframe(2) if _CHECK_STACK else None
+        self.posted = False
+        self.first_look = 0.0
+        # The frame of send()/write(); holding it also keeps CPython from reusing the
+        # frame object for another call.
+        self.frame = frame
 
     def has_returned(self) -> bool:
-        if not self.returned:
-            return False
-        if self.frame is None:
+        if self.returned and not _CHECK_STACK:
             return True
-        frame = sys._current_frames().get(self.thread)
-        while frame is not None:
-            if frame is self.frame:
-                return False  # send()/write() is still on the caller's stack
-            frame = frame.f_back
+        if not self.on_stack():
+            return True
+        # Still inside send(): never wait for the sender for long (real time: the
+        # sender is a real thread).
+        now = time.monotonic()
+        if not self.first_look:
+            self.first_look = now
+        return now - self.first_look > _GIVE_UP_AFTER
+
+    def on_stack(self) -> bool:
+        """Whether the sender is still inside this ``send()`` call.
+
+        ``frame.clear()`` refuses an executing frame, in one step under the GIL; walking
+        another thread's stack instead would race with that thread.
+        """
+        frame = self.frame
+        if frame is None:
+            return False
+        try:
+            frame.clear()  # done: its locals are of no more use
+        except RuntimeError:  # "cannot clear an executing frame"
+            return True
         self.frame = None
-        return True
+        return False
 
 
+# Before Python 3.10 the interpreter may switch threads between ``send()``'s last
+# statement and its return, so there the stack is checked even when ``returned`` is set.
 _CHECK_STACK = sys.version_info < (3, 10)
+# How long a result waits for a sender stuck inside send() (seconds).
+_GIVE_UP_AFTER = 0.5
+# How often a paused socket looks for the tokens of interrupted sends (seconds).
+_STALE_CHECK = 0.05
 
 
 def _os_failure(method: str, exc: OSError) -> UDPSocketError:

@@ -15,7 +15,7 @@ has caught up.
 """
 
 # The JS names are the API being mirrored.
-# ruff: noqa: N802, A002
+# ruff: noqa: N802
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def clearTimeout(timer_id: object = None) -> None:
         _loop.call_soon(_cancel, timer)
 
 
-clearInterval = clearTimeout
+clearInterval = clearTimeout  # noqa: N816 - the JS name
 
 
 def _cancel(timer: _JSTimer) -> None:

@@ -88,7 +88,9 @@ def test_a_sender_holding_a_lock_its_callbacks_take_never_deadlocks_on_a_full_qu
     def sender() -> None:
         with state_lock:
             for _ in range(total):
-                sock.send({"address": "127.0.0.1", "port": port, "message": b"x"}, success=on_success)
+                sock.send(
+                    {"address": "127.0.0.1", "port": port, "message": b"x"}, success=on_success
+                )
         done.set()
 
     worker = threading.Thread(target=sender)
