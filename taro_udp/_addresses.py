@@ -11,6 +11,7 @@ import socket
 from typing import Any, Dict, Tuple
 
 from ._errors import ERR_INVALID_ADDRESS, ArgumentError
+from ._validators import address as address_text
 from ._validators import peer_port
 
 __all__ = [
@@ -55,13 +56,13 @@ def resolve_host(host: object, family: int) -> Host:
     ``host`` may be an IP literal (IPv6 with a ``%zone``) or a host name. On a udp6
     socket (dual-stack) IPv4 addresses become IPv4-mapped IPv6 addresses; on a udp4
     socket an IPv6 address is the wrong family. Anything that does not resolve raises
-    ``ArgumentError("invalid address", 1)``.
+    ``ArgumentError("invalid address", 1)``. A ``str`` subclass counts by its text (see
+    ``_validators.address``): only exact ``str`` reaches the cache and the resolver.
     """
-    if not isinstance(host, str):
-        raise ArgumentError(_INVALID, ERR_INVALID_ADDRESS)
-    parsed = _literals.get((host, family))
+    text = host if type(host) is str else address_text(host)
+    parsed = _literals.get((text, family))
     if parsed is None:
-        parsed = _parse(host, family)
+        parsed = _parse(text, family)
     return parsed
 
 
@@ -77,16 +78,23 @@ def peer(host: object, port: object, family: int) -> SockAddr:
 
     ``ArgumentError`` "invalid address" (1) first, then "invalid port" (2).
     """
-    # type() rather than isinstance(): True == 1 must not find port 1's entry.
+    # The fast path takes exact types only: type() rather than isinstance(), so that
+    # True == 1 does not find port 1's entry and no subclass's __eq__/__hash__ runs.
     if type(host) is str and type(port) is int:
         found = _peers.get((host, port, family))
         if found is not None:
             return found
-    address = sockaddr(resolve_host(host, family), peer_port(port), family)
-    if (host, family) in _literals:  # a literal (names are resolved at every call)
+    # Normalised to exact str/int first: the cache is keyed by the values the datagram
+    # goes to, never by the caller's objects (an int subclass equal to one port must not
+    # leave an entry that sends the next plain int somewhere else).
+    text = host if type(host) is str else address_text(host)
+    resolved = resolve_host(text, family)
+    number = peer_port(port)
+    address = sockaddr(resolved, number, family)
+    if (text, family) in _literals:  # a literal (names are resolved at every call)
         if len(_peers) >= _LITERAL_CACHE_MAX:
             _peers.clear()
-        _peers[(host, port, family)] = address  # type: ignore[index]
+        _peers[(text, number, family)] = address
     return address
 
 
