@@ -74,3 +74,21 @@ def test_udp6() -> None:
     assert "'family': 'IPv6'" in _line(lines, "peer received:")
     received = _line(lines, "udp received:")
     assert "'remoteInfo': {'address': '::1', 'family': 'IPv6'" in received
+
+
+def test_promise_retry() -> None:
+    # On loopback nothing is lost: the devices' ignore_first makes the retries happen.
+    lines = run_example("promise_retry.py")
+    assert lines == [
+        "device: request 1 ignored",
+        "attempt 1/3: request 1: no reply within 500 ms",
+        "device: request 2 answered",
+        "status: on",
+        "device: request 1 ignored",
+        "attempt 1/3: request 1: no reply within 500 ms",
+        "device: request 2 ignored",
+        "attempt 2/3: request 2: no reply within 500 ms",
+        "device: request 3 ignored",
+        "attempt 3/3: request 3: no reply within 500 ms",
+        "toast: Device not responding",
+    ]
