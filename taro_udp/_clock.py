@@ -9,19 +9,37 @@ once, so it never goes backwards when the system clock is set back.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable, List, Optional
 
 __all__ = ["Clock", "RealClock", "current", "date_now", "install", "now", "performance_now"]
 
 
 class Clock:
-    """A source of time in seconds, with the epoch offset ``Date.now()`` adds."""
+    """A source of time in seconds, with the epoch offset ``Date.now()`` adds.
+
+    A virtual clock (``virtual = True``) also runs the event loop in lockstep: the loop
+    asks it, at every iteration, whether it may run and what time it is
+    (``lockstep``), and tells it when nothing is left (``on_idle``).
+    """
 
     epoch: float = 0.0  # seconds since 1970 at time() == 0
     start: float = 0.0  # time() when the clock started: performance.now()'s origin
+    virtual = False
 
     def time(self) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def lockstep(
+        self, thread: Any, poll: Callable[[Optional[float]], List[Any]], timeout: Optional[float]
+    ) -> List[Any]:
+        """One iteration's wait for I/O; a virtual clock decides it (event thread)."""
+        return poll(timeout)
+
+    def on_idle(self) -> None:
+        """The loop has nothing left to do (event thread)."""
+
+    def observe(self, kind: str, *details: object) -> None:
+        """Something happened that a trace may want (a timer fired); event thread."""
 
 
 class RealClock(Clock):

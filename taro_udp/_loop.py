@@ -60,12 +60,12 @@ __all__ = [
     "call_later",
     "call_soon",
     "call_soon_if_heard",
+    "call_soon_when_ready",
     "current",
     "detach",
     "in_event_thread",
     "pending",
     "remove_reader",
-    "call_soon_when_ready",
     "run_posted",
     "wait_for_room",
     "wake_if_pending",
@@ -163,6 +163,15 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
+        clock = _clock.current
+        if clock.virtual:
+            # Lockstep: the virtual clock decides when an iteration may run at all, and
+            # moves time itself (taro_udp.testing.VirtualClock).
+            return clock.lockstep(owner, self._poll, timeout)
+        return self._poll(timeout)
+
+    def _poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        owner = self._owner
         # While the call at the head of the inbox is not ready, a timer looks again
         # (EventThread.drain): the inbox is not a reason to spin.
         if _inbox and not owner.blocked:
@@ -221,6 +230,7 @@ class _Loop(asyncio.SelectorEventLoop):
         if not owner.owners and owner.is_idle():
             if idle_hook is not None:
                 idle_hook()
+            _clock.current.on_idle()
             self.stop()
 
 
@@ -297,6 +307,21 @@ class EventThread:
     def wake(self) -> None:
         """Make the thread's ``select()`` return (any thread)."""
         self.loop._write_to_self()  # type: ignore[attr-defined]
+
+    def has_ready_work(self) -> bool:
+        """Whether anything can run now, without time passing (event thread)."""
+        return bool(self.loop._ready) or (bool(_inbox) and not self.blocked)  # type: ignore[attr-defined]
+
+    def next_deadline(self) -> Optional[float]:
+        """The loop time of the earliest pending timer, or None (event thread)."""
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        if not scheduled:
+            return None
+        head = scheduled[0]
+        if not head._cancelled:
+            return float(head._when)
+        live = [timer._when for timer in scheduled if not timer._cancelled]
+        return float(min(live)) if live else None
 
     # -- life and death ----------------------------------------------------------------
 

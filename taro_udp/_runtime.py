@@ -12,7 +12,7 @@ import inspect
 import threading
 from typing import Any, Callable, List, Optional, Set
 
-from . import _log, _loop, _timers
+from . import _clock, _log, _loop, _timers
 
 __all__ = ["call_soon", "run"]
 
@@ -89,13 +89,28 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
     _runs.add(waiting)
     try:
         _loop.call_soon(_start, main, waiting)
-        if not waiting.done.wait(timeout):
+        clock = _clock.current
+        if clock.virtual:  # a drive of the virtual clock; timeout in virtual seconds
+            _drive(clock, waiting, timeout)
+        elif not waiting.done.wait(timeout):
             raise TimeoutError(f"run() timed out after {timeout} s: {_still_open()}")
         if waiting.error is not None:
             raise waiting.error
         return waiting.result
     finally:
         _runs.discard(waiting)
+
+
+def _drive(clock: Any, waiting: _Run, timeout: Optional[float]) -> None:
+    try:
+        clock.run_until(waiting.done.is_set, timeout, "run() to end")
+    except AssertionError as exc:  # the virtual clock's failures are test failures
+        if waiting.done.is_set():
+            return
+        if "timed out" in str(exc):
+            still = _still_open()
+            raise TimeoutError(f"run() timed out after {timeout} virtual s: {still}") from exc
+        raise
 
 
 def _start(main: Any, waiting: _Run) -> None:
@@ -108,14 +123,18 @@ def _start(main: Any, waiting: _Run) -> None:
         else:
             waiting.result = result
     except BaseException as exc:  # noqa: BLE001 - raised to run()'s caller
-        _log.error("taro_udp: run() main raised %s", type(exc).__name__, exc=exc)
         waiting.fail(exc)
 
 
 def _keep_result(task: asyncio.Future[Any], waiting: _Run) -> None:
-    if not task.cancelled() and task._exception is None:
+    if task.cancelled():
+        waiting.fail(asyncio.CancelledError())
+    elif task._exception is not None:
+        exc = task.exception()  # retrieved: raised by run(), not also logged
+        assert exc is not None
+        waiting.fail(exc)
+    else:
         waiting.result = task.result()
-    # An exception is left unretrieved: the loop reports it as unhandled (to run()).
 
 
 def _still_open() -> str:

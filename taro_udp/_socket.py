@@ -155,7 +155,9 @@ class UDPSocket:
     def _local_sockaddr(self, port: int, address: Optional[str]) -> SockAddr:
         # Resolved with no lock held: a slow name lookup must not hold up close() or exit.
         if address is None:
-            address = os.environ.get(BIND_ADDRESS_ENV) or wildcard(self._family)
+            if not getattr(self._transport, "ignores_bind_env", False):
+                address = os.environ.get(BIND_ADDRESS_ENV)
+            address = address or wildcard(self._family)
         return resolve(address, port, self._family)
 
     def _bind_locked(self, local: SockAddr) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from typing import Any, Callable, Dict, Optional
 
 from . import _clock, _log, _loop
@@ -45,7 +46,7 @@ _active: Dict[int, _JSTimer] = {}
 
 
 class _JSTimer:
-    __slots__ = ("args", "callback", "deadline", "handle", "id", "interval")
+    __slots__ = ("args", "callback", "created_at", "deadline", "handle", "id", "interval")
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class _JSTimer:
         self.deadline = deadline  # loop time, seconds
         self.interval = interval  # seconds, or None for a timeout
         self.handle: Any = None
+        self.created_at = ""  # "file:line" of the setTimeout call, under a virtual clock
 
     def describe(self) -> str:
         kind = "setInterval" if self.interval is not None else "setTimeout"
@@ -101,6 +103,9 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     timer = _JSTimer(
         next(_ids), callback, args, _clock.now() + seconds, seconds if repeat else None
     )
+    if _clock.current.virtual:  # for the livelock report: where the looping timer came from
+        caller = sys._getframe(2)
+        timer.created_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
     _active[timer.id] = timer
     if _loop.in_event_thread():
         _arm(timer)
@@ -120,6 +125,7 @@ def _fire(timer: _JSTimer) -> None:
     _loop.run_posted()  # work posted before the timer came due runs first
     if _active.get(timer.id) is not timer:
         return  # that work cleared it
+    _clock.current.observe("timer", timer)
     if timer.interval is None:
         del _active[timer.id]
         timer.handle = None

@@ -8,10 +8,12 @@ the socket class. Transports raise ``OSError`` exactly as the OS would.
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, Union
 
+from . import _clock
 from ._addresses import SockAddr
 
 __all__ = [
@@ -189,7 +191,15 @@ class OSTransport:
 
 
 def create_os_transport(family: int, options: SocketOptions) -> Transport:
-    """The default factory: a real OS socket."""
+    """The default factory: a real OS socket (refused under a virtual clock)."""
+    clock: Any = _clock.current
+    if clock.virtual and not getattr(clock, "allow_os_sockets", False):
+        # Real I/O under virtual time would make a run depend on real time.
+        raise OSError(
+            errno.EPERM,
+            "OS sockets are refused under a virtual clock (use a SimulatedNetwork, or "
+            "VirtualClock(allow_os_sockets=True) and give up determinism)",
+        )
     return OSTransport(family, options)
 
 

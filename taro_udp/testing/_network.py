@@ -19,30 +19,45 @@ the same datagrams in the same order. Sends of different flows may interleave in
 way (several threads, the event thread replying) without changing any fate. Ephemeral
 ports are handed out in order from 32768, so sockets bound in the same order get the
 same ports and therefore the same flows.
+
+Time: delays, reorder hold-backs and their deadlines are timers of the event loop, on
+the loop's one clock and ordered with the program's own timers by (deadline, creation).
+With ``virtual_time=True`` that clock is a ``VirtualClock`` in lockstep: the same seed and
+the same program give the same ``trace`` (every send, fate, arrival and timer firing
+with its virtual time), the same ``trace_digest()`` and a byte-identical pcap.
+
+``TARO_UDP_BIND_ADDRESS`` does not apply to sockets on a simulated network: it exists to
+keep a harness's *OS* sockets on one interface, and applied here it would make a ported
+device that binds the wildcard (as the JS does) deaf to broadcasts.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
+import hashlib
 import ipaddress
 import os
 import random
 import threading
-import time
+import weakref
 from types import TracebackType
-from typing import Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
-from .. import _transport
+from .. import _clock, _loop, _transport
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
 from ._faults import Faults
 from ._ports import Address, PortTable, is_local
 from ._records import DatagramRecord, Delivery
-from ._scheduler import Scheduler
 from ._sim_transport import SimulatedTransport
+from ._virtual import VirtualClock
 
-__all__ = ["SimulatedNetwork", "active_network"]
+__all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
+
+# One event of the trace: (ns on the loop's clock since it started, kind, details).
+TraceEvent = Tuple[int, str, Tuple[Any, ...]]
+# Every network alive in this process, for the fork handler.
+_networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
 
 
 class _InFlight:
@@ -69,6 +84,17 @@ _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
 _Flow = Tuple[Address, Address]
 
 
+class _Timer:
+    """A delivery or a reorder flush waiting for its deadline on the event loop."""
+
+    __slots__ = ("deadline", "handle", "work")
+
+    def __init__(self, deadline: float, work: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.work = work
+        self.handle: Any = None
+
+
 class SimulatedNetwork(Faults):
     """A simulated loopback network; a context manager that installs it for new sockets.
 
@@ -80,6 +106,9 @@ class SimulatedNetwork(Faults):
     arrives right after that one, or when the window ends. All can be changed at any time
     (``net.loss = 0.3``), as can partitions (``partition``/``heal``). Every datagram's
     fate is in ``datagrams``, every arrival in ``deliveries``; ``write_pcap`` saves them.
+
+    ``virtual_time=True`` installs a ``VirtualClock`` (``network.clock``) for as long as
+    the network is active: see ``taro_udp.testing.VirtualClock``.
     """
 
     def __init__(
@@ -92,6 +121,7 @@ class SimulatedNetwork(Faults):
         delay: Tuple[float, float] = (0.0, 0.0),
         mtu: Optional[int] = None,
         reorder_window: float = 20.0,
+        virtual_time: bool = False,
     ) -> None:
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
@@ -99,12 +129,15 @@ class SimulatedNetwork(Faults):
         self.ports = PortTable()
         self._flows: Dict[_Flow, random.Random] = {}
         self._held: Dict[_Flow, _Held] = {}
-        self._delayed = 0  # copies waiting for their delay to pass
+        self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
         self._idle = threading.Condition(self.lock)
         self._datagrams: List[DatagramRecord] = []
         self._deliveries: List[Delivery] = []
-        self._scheduler = Scheduler()
-        self._epoch = time.time() - time.monotonic()
+        self._trace: List[TraceEvent] = []
+        self._last_arrival: Dict[_Flow, int] = {}  # per flow, the highest seq arrived
+        self._timer_numbers: Dict[int, int] = {}  # timer id -> its number in the trace
+        self.virtual_time = virtual_time
+        self.clock: Optional[VirtualClock] = None
         self._active = False
         self._closed = False
         self._previous: Optional[_transport.TransportFactory] = None
@@ -119,7 +152,12 @@ class SimulatedNetwork(Faults):
             if self._active or self._closed:
                 raise RuntimeError("a SimulatedNetwork can be entered only once")
             self._active = True
+        if self.virtual_time:
+            self.clock = VirtualClock()
+            self.clock.install()
+            self.clock.observers.append(self._observe)
         self._previous = _transport.set_transport_factory(self.create_transport)
+        _networks.add(self)
         return self
 
     def __exit__(
@@ -131,7 +169,7 @@ class SimulatedNetwork(Faults):
         self.close()
 
     def close(self) -> None:
-        """Restore the previous transport factory, stop the timer thread; idempotent.
+        """Restore the previous transport factory (and clock); idempotent.
 
         Datagrams still in flight are discarded (recorded as ``"discarded"``). Sockets
         still open stay usable, but what they send afterwards is dropped.
@@ -141,19 +179,26 @@ class SimulatedNetwork(Faults):
                 return
             self._closed = True
             active, self._active = self._active, False
-        if active:
-            _transport.set_transport_factory(self._previous)
-        unrun = self._scheduler.close()
-        with self.lock:
-            for work in unrun:
-                if isinstance(work, functools.partial) and work.func == self._arrive:
-                    self._record_arrival(work.args[0], work.args[1], _records.OUTCOME_DISCARDED, 0)
+            timers = list(self._timers.values())
+            self._timers.clear()
+            for timer in timers:
+                if isinstance(timer.work, _Arrival):
+                    arrival = timer.work
+                    self._record_arrival(
+                        arrival.datagram, arrival.copy, _records.OUTCOME_DISCARDED, 0
+                    )
             for datagram, copies in self._held.values():
                 for copy in range(copies):
                     self._record_arrival(datagram, copy, _records.OUTCOME_DISCARDED, 0)
             self._held.clear()
-            self._delayed = 0
             self._idle.notify_all()
+        if active:
+            _transport.set_transport_factory(self._previous)
+        for timer in timers:  # the loop's handles: cancelled on the event thread
+            if timer.handle is not None:
+                _loop.call_soon(timer.handle.cancel)
+        if self.clock is not None:
+            self.clock.close()
 
     def create_transport(self, family: int, options: SocketOptions) -> Transport:
         """The transport factory installed while the network is active."""
@@ -233,6 +278,19 @@ class SimulatedNetwork(Faults):
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
+        self._trace_locked(
+            "send",
+            seq,
+            str(source[0]),
+            source[1],
+            str(destination[0]),
+            destination[1],
+            len(payload),
+            fate,
+            reason,
+            delays,
+            reordered,
+        )
         self._datagrams.append(
             DatagramRecord(
                 seq=seq,
@@ -255,17 +313,14 @@ class SimulatedNetwork(Faults):
             self._held[flow] = (datagram, copies)
             if previous is not None:  # held back as well: its follower came, let it go
                 self._release(previous)
-            deadline = time.monotonic() + self._reorder_window / 1000.0
-            self._scheduler.call_at(deadline, functools.partial(self._flush, flow, datagram))
+            deadline = _clock.now() + self._reorder_window / 1000.0
+            self._schedule_locked(deadline, _Flush(self, flow, datagram))
             return
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
-                deadline = time.monotonic() + delay / 1000.0
-                work = functools.partial(self._arrive, datagram, copy)
-                if self._scheduler.call_at(deadline, work):
-                    self._delayed += 1
+                self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
 
     def _drop_reason(
         self, source: Address, destination: Address, size: int, u_loss: float
@@ -281,20 +336,37 @@ class SimulatedNetwork(Faults):
             return _records.REASON_LOSS
         return None
 
-    def _arrive(self, datagram: _InFlight, copy: int) -> None:
+    # -- the loop's timers ----------------------------------------------------------------
+
+    def _schedule_locked(self, deadline: float, work: Callable[[], None]) -> None:
+        # A deadline on the event loop, from any thread: armed there, in posting order.
+        timer = _Timer(deadline, work)
+        self._timers[id(timer)] = timer
+        if _loop.in_event_thread():
+            self._arm(timer)
+        else:
+            _loop.call_soon(self._arm, timer)
+
+    def _arm(self, timer: _Timer) -> None:
+        if self._timers.get(id(timer)) is timer:  # not discarded by close() meanwhile
+            timer.handle = _loop.call_at(timer.deadline, self._fire, timer)
+
+    def _fire(self, timer: _Timer) -> None:
         with self.lock:
-            self._delayed -= 1
-            self._arrive_locked(datagram, copy)
+            if self._timers.pop(id(timer), None) is None:
+                return  # the network was closed: recorded as discarded then
+            timer.work()
             self._notify_if_idle()
+
+    def _arrive(self, datagram: _InFlight, copy: int) -> None:
+        self._arrive_locked(datagram, copy)
 
     def _flush(self, flow: _Flow, datagram: _InFlight) -> None:
         # The reorder window ended and nothing overtook the held datagram: deliver it.
-        with self.lock:
-            held = self._held.get(flow)
-            if held is not None and held[0] is datagram:
-                del self._held[flow]
-                self._release(held)
-                self._notify_if_idle()
+        held = self._held.get(flow)
+        if held is not None and held[0] is datagram:
+            del self._held[flow]
+            self._release(held)
 
     def _release(self, held: _Held) -> None:
         datagram, copies = held
@@ -328,24 +400,77 @@ class SimulatedNetwork(Faults):
             local = is_local(destination[0])
             if local and not sender.closed and sender.peer == destination:
                 sender.set_error(errno.ECONNREFUSED)
-        self._record_arrival(datagram, copy, outcome, delivered)
+        flow = (source, destination)
+        last = self._last_arrival.get(flow, -1)
+        self._last_arrival[flow] = max(last, datagram.seq)
+        self._record_arrival(datagram, copy, outcome, delivered, datagram.seq < last)
         if copy == 0:
-            flow = (source, destination)
             held = self._held.get(flow)
             if held is not None and held[0].seq < datagram.seq:
                 del self._held[flow]
                 self._release(held)
 
-    def _record_arrival(self, datagram: _InFlight, copy: int, outcome: str, count: int) -> None:
-        self._deliveries.append(Delivery(datagram.seq, copy, self._now(), outcome, count))
+    def _record_arrival(
+        self,
+        datagram: _InFlight,
+        copy: int,
+        outcome: str,
+        count: int,
+        out_of_order: bool = False,
+    ) -> None:
+        self._trace_locked("arrive", datagram.seq, copy, outcome, count, out_of_order)
+        self._deliveries.append(
+            Delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
+        )
 
-    def _now(self) -> float:
-        return self._epoch + time.monotonic()
+    @staticmethod
+    def _now() -> float:
+        # Seconds since the epoch on the loop's clock (virtual: from a fixed epoch).
+        clock = _clock.current
+        return clock.epoch + clock.time()
+
+    # -- the trace -----------------------------------------------------------------------
+
+    def _trace_locked(self, kind: str, *details: Any) -> None:
+        clock = _clock.current
+        self._trace.append((round((clock.time() - clock.start) * 1e9), kind, details))
+
+    def _observe(self, kind: str, timer_id: int, what: str) -> None:
+        # The virtual clock tells of every timer that fires (event thread). Timer ids
+        # count for the whole process; the trace numbers timers in order of appearance,
+        # so that two runs of one test compare equal.
+        with self.lock:
+            number = self._timer_numbers.setdefault(timer_id, len(self._timer_numbers) + 1)
+            parts = what.split(" ", 2)  # "setTimeout #12 (retry)"
+            self._trace_locked(kind, number, f"{parts[0]} {parts[-1]}")
+
+    @property
+    def trace(self) -> List[TraceEvent]:
+        """Every event so far, in order: ``(ns, kind, details)`` (a copy).
+
+        Kinds: ``"send"`` (seq, source host and port, destination host and port, size,
+        fate, reason, delays in ms, reordered), ``"arrive"`` (seq, copy, outcome,
+        receivers, out of order) and, under virtual time, ``"timer"`` (the timer's number
+        in order of first firing, and its callback's name). Times are on the loop's
+        clock, in ns since it started (virtual under ``virtual_time=True``, where the same
+        seed and program give the same trace).
+        """
+        with self.lock:
+            return list(self._trace)
+
+    def trace_digest(self) -> str:
+        """A SHA-256 of ``trace``: equal for equal traces (compare runs with it)."""
+        digest = hashlib.sha256()
+        for event in self.trace:
+            digest.update(repr(event).encode("utf-8", "backslashreplace"))
+            digest.update(b"\n")
+        return digest.hexdigest()
 
     # -- waiting -------------------------------------------------------------------------
 
     def _in_flight_locked(self) -> int:
-        return self._delayed + sum(copies for _, copies in self._held.values())
+        delayed = sum(1 for timer in self._timers.values() if isinstance(timer.work, _Arrival))
+        return delayed + sum(copies for _, copies in self._held.values())
 
     def _notify_if_idle(self) -> None:
         if not self._in_flight_locked():
@@ -360,12 +485,105 @@ class SimulatedNetwork(Faults):
         """Wait until no datagram is delayed or held back; ``TimeoutError`` after ``timeout``.
 
         Arrivals are then all in ``deliveries`` (the listeners may still be running).
+        Under virtual time a drive, with ``timeout`` in virtual seconds.
         """
+        if self.clock is not None:
+            self.clock.run_until(lambda: not self.in_flight(), timeout, "no datagram in flight")
+            return
         with self._idle:
             if not self._idle.wait_for(lambda: not self._in_flight_locked(), timeout):
                 raise TimeoutError(
                     f"{self._in_flight_locked()} datagrams still in flight after {timeout}s"
                 )
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the network is quiet: nothing in flight, nothing unread, nothing posted.
+
+        So that late callbacks of one test do not bleed into the next. Timers the program
+        set may still be pending. Under virtual time a drive (``timeout`` in virtual s).
+        """
+        if self.clock is not None:
+            self.clock.run_until(self._quiet, timeout, "the network to be quiet")
+            return
+        self.wait_idle(timeout)
+        for _ in range(100):  # bounded: each round lets the event thread drain once
+            drained = threading.Event()
+            _loop.call_soon(drained.set)
+            if not drained.wait(timeout):
+                raise TimeoutError(f"the event thread did not drain within {timeout}s")
+            if self._quiet():
+                return
+        raise TimeoutError("the network did not become quiet")
+
+    def _quiet(self) -> bool:
+        with self.lock:
+            if self._in_flight_locked():
+                return False
+            unread = any(sock.queue for sock in self.ports.sockets())
+        return not unread and not _loop.pending()
+
+    # -- virtual time --------------------------------------------------------------------
+
+    def advance(self, ms: float) -> None:
+        """``clock.advance(ms)``: run what is due in the next ``ms`` virtual ms."""
+        self._virtual_clock().advance(ms)
+
+    def run_until(
+        self, predicate: Callable[[], bool], timeout: Optional[float] = None, what: str = ""
+    ) -> None:
+        """``clock.run_until(...)``: run until ``predicate()`` holds (virtual time)."""
+        self._virtual_clock().run_until(predicate, timeout, what or "the condition")
+
+    def _virtual_clock(self) -> VirtualClock:
+        if self.clock is None:
+            raise RuntimeError("no virtual clock: use SimulatedNetwork(virtual_time=True)")
+        return self.clock
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held the lock at the fork; the parent's sockets were
+        # dropped in the child (fds closed) and must not receive anything.
+        self.lock = threading.Lock()
+        self._idle = threading.Condition(self.lock)
+        self._timers.clear()
+        self._held.clear()
+        self.ports.forget_closed()
+
+
+class _Arrival:
+    """A delayed copy of a datagram arriving (a timer's work)."""
+
+    __slots__ = ("copy", "datagram", "network")
+
+    def __init__(self, network: SimulatedNetwork, datagram: _InFlight, copy: int) -> None:
+        self.network = network
+        self.datagram = datagram
+        self.copy = copy
+
+    def __call__(self) -> None:
+        self.network._arrive(self.datagram, self.copy)
+
+
+class _Flush:
+    """The end of a reorder window (a timer's work)."""
+
+    __slots__ = ("datagram", "flow", "network")
+
+    def __init__(self, network: SimulatedNetwork, flow: _Flow, datagram: _InFlight) -> None:
+        self.network = network
+        self.flow = flow
+        self.datagram = datagram
+
+    def __call__(self) -> None:
+        self.network._flush(self.flow, self.datagram)
+
+
+def _after_fork_in_child() -> None:
+    for network in list(_networks):
+        network._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def active_network() -> Optional[SimulatedNetwork]:

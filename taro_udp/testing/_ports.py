@@ -141,6 +141,19 @@ class PortTable:
             if not bound:
                 del self._ports[sock.port]
 
+    def sockets(self) -> List[SimulatedTransport]:
+        """Every bound socket."""
+        return [sock for socks in self._ports.values() for sock in socks]
+
+    def forget_closed(self) -> None:
+        """Drop closed sockets (in a forked child, the parent's copies, closed unbound)."""
+        for port in list(self._ports):
+            alive = [sock for sock in self._ports[port] if not sock.closed]
+            if alive:
+                self._ports[port] = alive
+            else:
+                del self._ports[port]
+
     def receivers(self, source: Address, destination: Address) -> List[SimulatedTransport]:
         """The sockets a datagram from ``source`` to ``destination`` is delivered to."""
         host, port = destination
@@ -148,6 +161,8 @@ class PortTable:
         best: List[SimulatedTransport] = []
         best_score = -1
         for sock in self._ports.get(port, ()):
+            if sock.closed:
+                continue
             if not sock.accepts_family(host):
                 continue
             if sock.peer is not None and sock.peer != source:

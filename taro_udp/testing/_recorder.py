@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, List
 
+from ._virtual import VirtualClock, VirtualTimeError, current_virtual_clock
+
 __all__ = ["DEFAULT_TIMEOUT", "Recorder"]
 
 # Long enough for a loaded CI machine; a passing test never waits this long.
@@ -63,7 +65,14 @@ class Recorder:
     def wait_until(
         self, predicate: Callable[[List[Any]], bool], what: str, timeout: float = DEFAULT_TIMEOUT
     ) -> List[Any]:
-        """Wait until ``predicate(payloads)`` holds; ``what`` names it in the failure."""
+        """Wait until ``predicate(payloads)`` holds; ``what`` names it in the failure.
+
+        Under a ``VirtualClock`` this is a drive: the loop runs, virtual time moves, and
+        ``timeout`` counts virtual seconds.
+        """
+        clock = current_virtual_clock()
+        if clock is not None:
+            return self._drive(clock, predicate, what, timeout)
         with self._cond:
             if not self._cond.wait_for(lambda: predicate(self._items), timeout):
                 got = repr(self._items)
@@ -74,3 +83,23 @@ class Recorder:
                     f"{len(self._items)} {self.name} received: {got}"
                 )
             return list(self._items)
+
+    def _drive(
+        self,
+        clock: VirtualClock,
+        predicate: Callable[[List[Any]], bool],
+        what: str,
+        timeout: float,
+    ) -> List[Any]:
+        def holds() -> bool:
+            with self._cond:
+                return bool(predicate(self._items))
+
+        try:
+            clock.run_until(holds, timeout, what)
+        except VirtualTimeError as exc:
+            got = repr(self.items)
+            if len(got) > 500:
+                got = got[:497] + "..."
+            raise VirtualTimeError(f"{exc}; {len(self)} {self.name} received: {got}") from None
+        return self.items

@@ -90,7 +90,10 @@ class Delivery:
 
     ``outcome`` is ``"delivered"``, ``"unreachable"`` (no socket there; a connected
     sender gets ``ECONNREFUSED`` as from ICMP), ``"receive buffer full"`` or
-    ``"discarded"`` (still in flight when the network was closed).
+    ``"discarded"`` (still in flight when the network was closed). ``out_of_order`` says
+    that a datagram of the same flow sent after this one had arrived already: arrival
+    order differed from send order, by the reorder fault or by delay jitter alike
+    (``DatagramRecord.reordered`` covers only the reorder fault).
     """
 
     seq: int
@@ -98,3 +101,4 @@ class Delivery:
     time: float
     outcome: str
     receivers: int
+    out_of_order: bool = False

@@ -44,6 +44,10 @@ DEFAULT_TTL = 64
 class SimulatedTransport:
     """One socket on a ``SimulatedNetwork``. Every method runs under the network's lock."""
 
+    # TARO_UDP_BIND_ADDRESS keeps a harness's OS sockets on one interface; here it would
+    # only make wildcard-bound devices deaf to broadcasts (see _network).
+    ignores_bind_env = True
+
     def __init__(self, network: SimulatedNetwork, family: int, options: SocketOptions) -> None:
         self.network = network
         self.family = family
@@ -160,8 +164,8 @@ class SimulatedTransport:
         return str(host)
 
     def enqueue(self, item: Received) -> bool:
-        """Queue a received datagram; False when the receive buffer is full."""
-        if self.queued_bytes + len(item[0]) > self.receive_buffer:
+        """Queue a received datagram; False when the receive buffer is full (or closed)."""
+        if self.closed or self.queued_bytes + len(item[0]) > self.receive_buffer:
             return False
         self.queue.append(item)
         self.queued_bytes += len(item[0])
