@@ -67,6 +67,7 @@ __all__ = [
     "pending",
     "remove_reader",
     "run_posted",
+    "run_reader",
     "wait_for_room",
     "wake_if_pending",
 ]
@@ -163,12 +164,28 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
-        clock = _clock.current
-        if clock.virtual:
-            # Lockstep: the virtual clock decides when an iteration may run at all, and
-            # moves time itself (taro_udp.testing.VirtualClock).
-            return clock.lockstep(owner, self._poll, timeout)
-        return self._poll(timeout)
+        while True:
+            clock = _clock.current
+            if clock.virtual:
+                # Lockstep: the virtual clock decides when an iteration may run at all,
+                # and moves time itself (taro_udp.testing.VirtualClock).
+                return clock.lockstep(owner, self._poll_and_take, timeout)
+            events = self._poll(timeout)
+            if not _clock.current.virtual:
+                self._take_posted()
+                return events
+            # The clock turned virtual while we slept: from now on it decides. (What was
+            # ready stays ready: the sockets are level-triggered, the inbox keeps its work.)
+
+    def _poll_and_take(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        events = self._poll(timeout)
+        self._take_posted()
+        return events
+
+    def _take_posted(self) -> None:
+        owner = self._owner
+        if _inbox and not owner.drain_scheduled:
+            owner.schedule_drain()
 
     def _poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
@@ -184,8 +201,6 @@ class _Selector(selectors.DefaultSelector):
             return super().select(timeout)
         finally:
             owner.sleeping = False
-            if _inbox and not owner.drain_scheduled:
-                owner.schedule_drain()
 
 
 class _Loop(asyncio.SelectorEventLoop):
@@ -246,6 +261,7 @@ class EventThread:
         self.retired = False
         self.taken = 0  # posted calls run so far: the progress wait_for_room watches
         self.blocked = False  # the call at the head of the inbox is not ready yet
+        self.draining = False
         self.stuck_at = -1
         self.ident: Optional[int] = None
         self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
@@ -275,6 +291,19 @@ class EventThread:
         timers already due, so a callback that posts a callback cannot starve them.
         """
         self.drain_scheduled = False
+        if self.draining:  # run_posted() from inside posted work: it is running already
+            return
+        self.draining = True
+        try:
+            self._drain()
+        finally:
+            self.draining = False
+        if not _room.is_set() and len(_inbox) < MAX_PENDING:
+            _room.set()
+        if _inbox and not self.drain_scheduled and not self.blocked:
+            self.schedule_drain()
+
+    def _drain(self) -> None:
         popleft = _inbox.popleft
         for _ in range(len(_inbox)):
             try:
@@ -295,10 +324,6 @@ class EventThread:
                 item.work(*item.args)
             except BaseException as exc:  # noqa: BLE001 - user code is guarded inside: ours
                 _log.error("taro_udp: internal error in the event thread", exc=exc)
-        if not _room.is_set() and len(_inbox) < MAX_PENDING:
-            _room.set()
-        if _inbox and not self.drain_scheduled:
-            self.schedule_drain()
 
     def running(self) -> bool:
         """Not retired: posts to it and owners attached to it are served."""
@@ -577,6 +602,19 @@ def call_soon_when_ready(
 def call_later(delay: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
     """Call ``work(*args)`` after ``delay`` seconds of loop time (event thread only)."""
     return current().loop.call_later(delay, work, *args)
+
+
+def run_reader(fd: int) -> None:
+    """Run the reader of ``fd`` now, if it has one (event thread; posted by a transport).
+
+    A simulated transport posts this when a datagram lands, so that the datagram is
+    delivered in its place among the posted work and timers of that instant.
+    """
+    thread = _current
+    if thread is not None:
+        reader = thread.readers.get(fd)
+        if reader is not None:
+            reader()
 
 
 def run_posted() -> None:

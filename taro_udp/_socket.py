@@ -12,7 +12,19 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from . import _log, _loop, _transport, _validators
 from ._addresses import SockAddr, family_name, resolve, wildcard
@@ -108,6 +120,8 @@ class UDPSocket:
         except OSError as exc:  # no fd left for the event thread's selector
             self._transport.close()
             raise _os_failure("createUDPSocket", exc) from exc
+        for hook in creation_hooks:  # taro_udp.testing watches the sockets a test makes
+            hook(self)
 
     def __repr__(self) -> str:
         where = f" {self._local_address}:{self._local_port}" if self._local_port else ""
@@ -677,6 +691,9 @@ class _SendToken:
 # Before Python 3.10 the interpreter may switch threads between ``send()``'s last
 # statement and its return, so there the stack is checked even when ``returned`` is set.
 _CHECK_STACK = sys.version_info < (3, 10)
+# Called with every new socket (taro_udp.testing: a factory adopting the sockets made by
+# the code under test, a network listing its sockets). Library code only: guarded there.
+creation_hooks: List[Callable[[UDPSocket], None]] = []
 # How long a result waits for a sender stuck inside send() (seconds).
 _GIVE_UP_AFTER = 0.5
 # How often a paused socket looks for the tokens of interrupted sends (seconds).

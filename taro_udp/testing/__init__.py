@@ -8,6 +8,8 @@
 - ``EchoPeer``: a real UDP echo peer on 127.0.0.1, on its own thread;
   ``echo_peer()`` gives a ``SimulatedEchoPeer`` while a network is active.
 - ``SocketFactory``: creates sockets, fails on unexpected errors, closes them all.
+- ``VirtualClock``: virtual time in lockstep with the event loop (``advance``,
+  ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one.
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
   ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
 
@@ -34,20 +36,35 @@ if TYPE_CHECKING:
     from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
     from ._factory import SocketFactory
     from ._faults import PartitionSpec
-    from ._network import SimulatedNetwork, active_network
+    from ._network import SimulatedNetwork, TraceEvent, active_network
     from ._recorder import Recorder
     from ._records import DatagramRecord, Delivery
+    from ._virtual import (
+        LivelockError,
+        NeverTrueError,
+        VirtualClock,
+        VirtualTimeError,
+        WallClockCapError,
+        current_virtual_clock,
+    )
 
 __all__ = [
     "DatagramRecord",
     "Delivery",
     "EchoPeer",
+    "LivelockError",
+    "NeverTrueError",
     "PartitionSpec",
     "Recorder",
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
+    "TraceEvent",
+    "VirtualClock",
+    "VirtualTimeError",
+    "WallClockCapError",
     "active_network",
+    "current_virtual_clock",
     "echo_peer",
 ]
 
@@ -62,6 +79,13 @@ _MODULES = {
     "active_network": "._network",
     "echo_peer": "._echo",
     "SocketFactory": "._factory",
+    "TraceEvent": "._network",
+    "LivelockError": "._virtual",
+    "NeverTrueError": "._virtual",
+    "VirtualClock": "._virtual",
+    "VirtualTimeError": "._virtual",
+    "WallClockCapError": "._virtual",
+    "current_virtual_clock": "._virtual",
 }
 
 

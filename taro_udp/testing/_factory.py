@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .. import _api
+from .. import _api, _socket
 from .._socket import UDPSocket
 from .._types import CallbackResult, OnErrorCallbackResult
 from ._recorder import DEFAULT_TIMEOUT
@@ -45,6 +45,26 @@ class SocketFactory:
         self._watches: List[_Watch] = []
         self._allowed: List[str] = []
         self._errors: List[Tuple[UDPSocket, OnErrorCallbackResult, bool]] = []
+        self._adopting = False
+
+    def adopt_new_sockets(self) -> None:
+        """From now on, watch every socket made anywhere, as if this factory had made it.
+
+        For sockets the code under test creates itself (``wx.createUDPSocket()`` inside
+        a ported routine): their unexpected errors fail the test, and they are closed
+        after it.
+        """
+        with self._lock:
+            if self._adopting:
+                return
+            self._adopting = True
+        _socket.creation_hooks.append(self._adopt)
+
+    def _adopt(self, sock: UDPSocket) -> None:
+        with self._lock:
+            if any(watch.sock is sock for watch in self._watches):
+                return
+        self._watch(sock, False)
 
     def __call__(
         self,
@@ -55,6 +75,14 @@ class SocketFactory:
     ) -> UDPSocket:
         """A new socket (``taro_udp.create_udp_socket(type, options)``), closed after the test."""
         sock = _api.create_udp_socket(type, options)
+        with self._lock:
+            adopted = next((w for w in self._watches if w.sock is sock), None)
+        if adopted is not None:  # the creation hook was first
+            adopted.expect_errors = expect_errors
+            return sock
+        return self._watch(sock, expect_errors)
+
+    def _watch(self, sock: UDPSocket, expect_errors: bool) -> UDPSocket:
         watch = _Watch(sock, expect_errors)
         with self._lock:
             self._watches.append(watch)
@@ -98,6 +126,9 @@ class SocketFactory:
         """
         with self._lock:
             watches = list(self._watches)
+            adopting, self._adopting = self._adopting, False
+        if adopting:
+            _socket.creation_hooks.remove(self._adopt)
         for watch in watches:
             watch.sock.close()
         problems = []

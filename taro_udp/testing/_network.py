@@ -43,7 +43,8 @@ import weakref
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
-from .. import _clock, _loop, _transport
+from .. import _clock, _loop, _socket, _transport
+from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
 from ._faults import Faults
@@ -136,6 +137,7 @@ class SimulatedNetwork(Faults):
         self._trace: List[TraceEvent] = []
         self._last_arrival: Dict[_Flow, int] = {}  # per flow, the highest seq arrived
         self._timer_numbers: Dict[int, int] = {}  # timer id -> its number in the trace
+        self._sockets: List[UDPSocket] = []
         self.virtual_time = virtual_time
         self.clock: Optional[VirtualClock] = None
         self._active = False
@@ -157,6 +159,7 @@ class SimulatedNetwork(Faults):
             self.clock.install()
             self.clock.observers.append(self._observe)
         self._previous = _transport.set_transport_factory(self.create_transport)
+        _socket.creation_hooks.append(self._on_socket_created)
         _networks.add(self)
         return self
 
@@ -194,6 +197,7 @@ class SimulatedNetwork(Faults):
             self._idle.notify_all()
         if active:
             _transport.set_transport_factory(self._previous)
+            _socket.creation_hooks.remove(self._on_socket_created)
         for timer in timers:  # the loop's handles: cancelled on the event thread
             if timer.handle is not None:
                 _loop.call_soon(timer.handle.cancel)
@@ -203,6 +207,18 @@ class SimulatedNetwork(Faults):
     def create_transport(self, family: int, options: SocketOptions) -> Transport:
         """The transport factory installed while the network is active."""
         return SimulatedTransport(self, family, options)
+
+    def _on_socket_created(self, sock: UDPSocket) -> None:
+        transport = sock._transport
+        if isinstance(transport, SimulatedTransport) and transport.network is self:
+            with self.lock:
+                self._sockets.append(sock)
+
+    @property
+    def sockets(self) -> List[UDPSocket]:
+        """The sockets on this network that are still open, whoever created them."""
+        with self.lock:
+            return [sock for sock in self._sockets if not sock._transport.closed]  # type: ignore[attr-defined]
 
     # -- records -------------------------------------------------------------------------
 

@@ -101,5 +101,5 @@ class Recorder:
             got = repr(self.items)
             if len(got) > 500:
                 got = got[:497] + "..."
-            raise VirtualTimeError(f"{exc}; {len(self)} {self.name} received: {got}") from None
+            raise type(exc)(f"{exc}; {len(self)} {self.name} received: {got}") from None
         return self.items

@@ -20,6 +20,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Deque, Optional, Tuple
 
+from .. import _loop
 from .._addresses import SockAddr
 from .._transport import Buffer, Received, SocketOptions
 from ._ports import Address, IPAddress, is_broadcast, os_error
@@ -170,6 +171,9 @@ class SimulatedTransport:
         self.queue.append(item)
         self.queued_bytes += len(item[0])
         self._update_signal()
+        # Delivered as posted work, in its place among the work and timers of this
+        # instant (a timer due now runs after it), not whenever select() notices.
+        _loop.call_soon(_loop.run_reader, self._read_fd)
         return True
 
     def set_error(self, code: int) -> None:

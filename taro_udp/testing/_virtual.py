@@ -295,7 +295,8 @@ class VirtualClock(_clock.Clock):
             return None
         events = poll(0)
         deadline = thread.next_deadline()
-        if events or thread.has_ready_work() or (deadline is not None and deadline <= self.time()):
+        due = deadline is not None and round(deadline * 1e9) <= self._ns
+        if events or due or thread.has_ready_work():
             drive.rounds_at_instant += 1
             if drive.rounds_at_instant > LIVELOCK_ROUNDS:
                 raise LivelockError(self._livelock_report(drive))
@@ -303,7 +304,8 @@ class VirtualClock(_clock.Clock):
         if deadline is None:
             self._nothing_scheduled(drive)
             return None
-        target = math.ceil(deadline * 1e9)
+        # The nearest ns: asyncio counts a timer due within its clock resolution (1 ns).
+        target = round(deadline * 1e9)
         if target > drive.limit_ns:
             self._ns = max(self._ns, int(min(drive.limit_ns, 2**62)))
             self._limit_reached(drive)

@@ -10,11 +10,17 @@ is imported by the first fixture a test requests.
 - ``udp_echo_peer``: a real UDP echo peer on 127.0.0.1.
 - ``udp_recorder``: collect payloads from any listener and wait for N of them.
 - ``simulated_network``: the test's sockets live on a seeded, lossy, in-memory network.
+- ``virtual_network``: the same, under virtual time (``SimulatedNetwork(virtual_time=True)``);
+  ``virtual_clock``: a ``VirtualClock`` alone, for timer logic without sockets.
+
+Options: ``--taro-udp-virtual`` runs every ``simulated_network`` under virtual time;
+``--taro-udp-twice`` runs every test that uses a virtual-time network twice and fails it,
+naming the first event that differs and the seed, if the two traces differ.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import pytest
 
@@ -23,8 +29,101 @@ if TYPE_CHECKING:
     from ._factory import SocketFactory
     from ._network import SimulatedNetwork
     from ._recorder import Recorder
+    from ._virtual import VirtualClock
 
-__all__ = ["simulated_network", "udp_echo_peer", "udp_recorder", "udp_socket_factory"]
+__all__ = [
+    "pytest_addoption",
+    "pytest_runtest_protocol",
+    "simulated_network",
+    "udp_echo_peer",
+    "udp_recorder",
+    "udp_socket_factory",
+    "virtual_clock",
+    "virtual_network",
+]
+
+# What a virtual-time network fixture leaves on its test item: (seed, trace).
+_TRACE_KEY = pytest.StashKey[List[Tuple[Any, Any]]]()
+_NETWORK_FIXTURES = ("simulated_network", "virtual_network")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("taro_udp")
+    group.addoption(
+        "--taro-udp-virtual",
+        action="store_true",
+        dest="taro_udp_virtual",
+        help="run every simulated_network fixture under virtual time",
+    )
+    group.addoption(
+        "--taro-udp-twice",
+        action="store_true",
+        dest="taro_udp_twice",
+        help="run each virtual-time test twice and fail it if the two traces differ",
+    )
+
+
+def _remember_trace(request: pytest.FixtureRequest, network: SimulatedNetwork) -> None:
+    if network.clock is not None:
+        request.node.stash.setdefault(_TRACE_KEY, []).append((network.seed, network.trace))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
+    """With ``--taro-udp-twice``: run a virtual-time test twice and compare its traces."""
+    if not item.config.getoption("taro_udp_twice", False):
+        return None
+    names = getattr(item, "fixturenames", ())
+    if not any(name in names for name in _NETWORK_FIXTURES):
+        return None
+    from _pytest.runner import runtestprotocol
+
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    # Everything torn down after the first run (nextitem=None), so that the second run
+    # starts from the same state: wider fixtures are set up again.
+    first = runtestprotocol(item, nextitem=None, log=False)
+    traces_first = item.stash.get(_TRACE_KEY, [])
+    item.stash[_TRACE_KEY] = []
+    initrequest = getattr(item, "_initrequest", None)
+    if initrequest is not None:
+        initrequest()  # fresh fixture values for the second run
+    second = runtestprotocol(item, nextitem=nextitem, log=False)
+    traces_second = item.stash.get(_TRACE_KEY, [])
+    reports = first
+    if all(report.passed for report in first) and not all(r.passed for r in second):
+        reports = second  # it passed once and failed once: a flaky test
+    elif traces_first and all(report.passed for report in first + second):
+        difference = _first_difference(traces_first, traces_second)
+        if difference is not None:
+            for report in reports:
+                if report.when == "call":
+                    report.outcome = "failed"
+                    report.longrepr = difference
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def _first_difference(first: List[Tuple[Any, Any]], second: List[Tuple[Any, Any]]) -> Optional[str]:
+    """Where two runs' traces part, in words; None when they are the same."""
+    for (seed, one), (_, two) in zip(first, second):
+        for index, (left, right) in enumerate(zip(one, two)):
+            if left != right:
+                return (
+                    f"the second run diverged from the first at event {index} "
+                    f"(seed {seed!r}):\n  first:  {left!r}\n  second: {right!r}\n"
+                    "Something the program did depended on real time or on a thread: "
+                    f"reproduce with SimulatedNetwork(seed={seed!r}, virtual_time=True)."
+                )
+        if len(one) != len(two):
+            return (
+                f"the two runs had {len(one)} and {len(two)} events (seed {seed!r}); the "
+                f"first {min(len(one), len(two))} were the same"
+            )
+    if len(first) != len(second):
+        return f"the two runs made {len(first)} and {len(second)} virtual-time networks"
+    return None
 
 
 @pytest.fixture
@@ -79,6 +178,32 @@ def udp_recorder() -> Callable[..., Recorder]:
 
 
 @pytest.fixture
+def virtual_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]:
+    """A ``SimulatedNetwork(virtual_time=True)`` active for the test; see ``simulated_network``.
+
+    Time is virtual and the loop runs in lockstep: ``virtual_network.advance(ms)``,
+    ``virtual_network.run_until(predicate)``, ``recorder.wait_for(n)`` and the other
+    waiting helpers move it. Parametrise it indirectly with the network's arguments.
+    """
+    from ._network import SimulatedNetwork
+
+    options: Dict[str, Any] = dict(getattr(request, "param", None) or {})
+    options["virtual_time"] = True
+    with SimulatedNetwork(**options) as network:
+        yield network
+        _remember_trace(request, network)
+
+
+@pytest.fixture
+def virtual_clock() -> Iterator[VirtualClock]:
+    """A ``VirtualClock`` installed for the test, with no network (OS sockets refused)."""
+    from ._virtual import VirtualClock
+
+    with VirtualClock() as clock:
+        yield clock
+
+
+@pytest.fixture
 def simulated_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]:
     """A ``SimulatedNetwork`` active for the test: new sockets live on it, not on the OS.
 
@@ -91,5 +216,8 @@ def simulated_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwo
     from ._network import SimulatedNetwork
 
     options: Dict[str, Any] = dict(getattr(request, "param", None) or {})
+    if request.config.getoption("taro_udp_virtual", False):
+        options.setdefault("virtual_time", True)
     with SimulatedNetwork(**options) as network:
         yield network
+        _remember_trace(request, network)
