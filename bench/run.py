@@ -53,6 +53,10 @@ class Settings:
         self.import_runs = 5 if quick else (15 if full else 9)
         self.idle_seconds = 2.0
         self.socket_rounds = 2 if quick else 3
+        # Node waits ~1 ms per timer of the chain (it turns 0 ms into 1 ms): keep it short.
+        self.chain_count = 300 if quick else (3000 if full else 1500)
+        self.batch_count = 20_000 if quick else 100_000
+        self.clear_count = 20_000 if quick else 100_000  # issue 9: 100,000 pending timers
 
 
 # -- child processes -------------------------------------------------------------------
@@ -533,6 +537,7 @@ def bench_idle(env: Dict[str, str], cfg: Settings, table: Table) -> None:
     args = ["--n=100", f"--seconds={cfg.idle_seconds}"]
     taro = scenario(env, "idle", "--impl=taro_udp", *args)
     shim = scenario(env, "idle", "--impl=shim", *args)
+    timer = scenario(env, "idle", "--impl=taro_udp", "--timer", *args)
     value, base = taro["cpu_s"] * 1e3, shim["cpu_s"] * 1e3
     table.add(
         f"idle: 100 sockets for {cfg.idle_seconds:g} s, process CPU",
@@ -542,6 +547,107 @@ def bench_idle(env: Dict[str, str], cfg: Settings, table: Table) -> None:
         "≤ 5 ms",
         value <= 5,
     )
+    name = f"idle: 100 sockets + a 1-hour timer for {cfg.idle_seconds:g} s, process CPU"
+    if "error" in timer:  # a taro_udp without timers (0.1.0, through --lib)
+        table.add(name, f"n/a ({timer['error']})", f"selector shim {ms(base)}", None, "—", None)
+        return
+    value = timer["cpu_s"] * 1e3
+    table.add(
+        name,
+        ms(value),
+        f"selector shim {ms(base)}",
+        ratio(value, max(base, 0.01)),
+        "≤ 5 ms",
+        value <= 5,
+    )
+
+
+def node_timers(mode: str, count: int) -> Optional[Dict[str, Any]]:
+    """One run of bench/node_timers.js; None without node or if it gave no result."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    child = Child([node, os.path.join(HERE, "node_timers.js"), mode, str(count)], dict(os.environ))
+    try:
+        return child.result(120.0)
+    finally:
+        child.close()
+
+
+TIMER_ROWS = (
+    ("chain", "setTimeout(fn, 0) chain: CPU/timer (set + fire)", "chain_count"),
+    ("batch", "setTimeout(fn, 0) batch: CPU/timer (set + fire)", "batch_count"),
+    ("clear", "set + clear {n:,} pending timers: CPU/timer", "clear_count"),
+)
+
+
+def bench_timers(env: Dict[str, str], cfg: Settings, table: Table) -> None:
+    """setTimeout costs vs Node's own setTimeout, on the event thread (inside run())."""
+    figures: Dict[str, Dict[str, List[Dict[str, Any]]]] = {
+        mode: {"taro_udp": [], "node": []} for mode, _, _ in TIMER_ROWS
+    }
+    main_thread: List[Dict[str, Any]] = []
+    error = ""
+    for _ in range(cfg.repeats):
+        for mode, _name, key in TIMER_ROWS:  # interleaved, as the receive rows
+            count = getattr(cfg, key)
+            taro = scenario(env, "timers", f"--mode={mode}", f"--count={count}")
+            if "error" in taro:
+                error = str(taro["error"])
+            else:
+                figures[mode]["taro_udp"].append(taro)
+            node = node_timers(mode, count)
+            if node is not None:
+                figures[mode]["node"].append(node)
+        if not error:
+            main_thread.append(
+                scenario(env, "timers", "--mode=clear-main", f"--count={cfg.clear_count}")
+            )
+
+    def per_timer(runs: List[Dict[str, Any]], key: str = "cpu_s") -> Optional[float]:
+        return median([r[key] / max(1, int(r["span"])) * 1e6 for r in runs]) if runs else None
+
+    for mode, label, key in TIMER_ROWS:
+        name = label.format(n=getattr(cfg, key))
+        target = "≤ 1.50x node"
+        if error:
+            table.add(name, f"n/a ({error})", "node setTimeout", None, "—", None)
+            continue
+        taro_us = per_timer(figures[mode]["taro_udp"])
+        node_us = per_timer(figures[mode]["node"])
+        value = us(taro_us)
+        if mode == "chain":
+            value += f" (wall {us(per_timer(figures[mode]['taro_udp'], 'wall_s'))})"
+        elif mode == "clear":
+            total = median([r["cpu_s"] * 1e3 for r in figures[mode]["taro_udp"]])
+            sets = per_timer(figures[mode]["taro_udp"], "set_cpu_s")
+            clears = per_timer(figures[mode]["taro_udp"], "clear_cpu_s")
+            value += f" (set {us(sets)}, clear {us(clears)}; total {ms(total)})"
+        if node_us is None:
+            table.add(name, value, "node setTimeout: skipped (no node)", None, target, None)
+            continue
+        base = f"node setTimeout {us(node_us)}"
+        if mode == "chain":
+            base += f" (wall {us(per_timer(figures[mode]['node'], 'wall_s'))}: 0 ms is 1 ms)"
+        elif mode == "clear":
+            sets = per_timer(figures[mode]["node"], "set_cpu_s")
+            clears = per_timer(figures[mode]["node"], "clear_cpu_s")
+            base += f" (set {us(sets)}, clear {us(clears)})"
+        r = ratio(taro_us, node_us)
+        table.add(name, value, base, r, target, r is not None and r <= 1.5)
+    if main_thread:
+        taro_us = per_timer(main_thread)
+        sets = per_timer(main_thread, "set_cpu_s")
+        clears = per_timer(main_thread, "clear_cpu_s")
+        node_us = per_timer(figures["clear"]["node"])
+        table.add(
+            f"set + clear {cfg.clear_count:,} timers from the main thread: process CPU/timer",
+            f"{us(taro_us)} (caller: set {us(sets)}, clear {us(clears)})",
+            "node setTimeout " + (us(node_us) if node_us is not None else "skipped (no node)"),
+            ratio(taro_us, node_us),
+            "context",
+            None,
+        )
 
 
 def bench_import(env: Dict[str, str], cfg: Settings, table: Table) -> None:
@@ -570,6 +676,7 @@ GROUPS: Dict[str, Callable[[Dict[str, str], Settings, Table, List[str]], None]] 
     "sockets": lambda env, cfg, table, _impls: bench_sockets(env, cfg, table, 1000),
     "sockets10k": lambda env, cfg, table, _impls: bench_sockets(env, cfg, table, 10_000),
     "idle": lambda env, cfg, table, _impls: bench_idle(env, cfg, table),
+    "timers": lambda env, cfg, table, _impls: bench_timers(env, cfg, table),
     "import": lambda env, cfg, table, _impls: bench_import(env, cfg, table),
 }
 

@@ -3,7 +3,8 @@
     python bench/scenarios.py send --count N --rounds R
     python bench/scenarios.py close --sockets K
     python bench/scenarios.py sockets --impl taro_udp|shim --n N
-    python bench/scenarios.py idle --impl taro_udp|shim --n N --seconds S
+    python bench/scenarios.py idle --impl taro_udp|shim --n N --seconds S [--timer]
+    python bench/scenarios.py timers --mode chain|batch|clear|clear-main --count N
 
 Each prints ``RESULT <json>``. Peers are bench/peer.py processes; every wait is bounded.
 """
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from shims import SelectorShim, pktinfo_socket
 
@@ -332,13 +333,22 @@ def bench_sockets(impl: str, n: int, rounds: int) -> Dict[str, Any]:
 # -- idle ----------------------------------------------------------------------------
 
 
-def bench_idle(impl: str, n: int, seconds: float) -> Dict[str, Any]:
-    """Process CPU while ``n`` sockets sit open and nothing arrives."""
+def bench_idle(impl: str, n: int, seconds: float, timer: bool = False) -> Dict[str, Any]:
+    """Process CPU while ``n`` sockets sit open and nothing arrives.
+
+    With ``timer``, taro_udp also has one 1-hour ``setTimeout`` pending: the loop must
+    sleep until that deadline, not poll.
+    """
     handles: List[Any] = []
     shim: Optional[SelectorShim] = None
+    timer_id: Optional[int] = None
     if impl == "taro_udp":
         import taro_udp
 
+        if timer:
+            if not hasattr(taro_udp, "setTimeout"):
+                return {"error": "this taro_udp has no setTimeout"}
+            timer_id = taro_udp.setTimeout(lambda: None, 3_600_000)
         for _ in range(n):
             sock = taro_udp.create_udp_socket()
             sock.onMessage(lambda _payload: None)
@@ -354,6 +364,8 @@ def bench_idle(impl: str, n: int, seconds: float) -> Dict[str, Any]:
     start = time.process_time()
     time.sleep(seconds)
     cpu = time.process_time() - start
+    if timer_id is not None:
+        taro_udp.clearTimeout(timer_id)
     for handle in handles:
         if shim is None:
             handle.close()
@@ -362,6 +374,100 @@ def bench_idle(impl: str, n: int, seconds: float) -> Dict[str, Any]:
     if shim is not None:
         shim.stop()
     return {"cpu_s": cpu, "seconds": seconds, "n": n}
+
+
+# -- timers ----------------------------------------------------------------------------
+
+
+def bench_timers(mode: str, count: int) -> Dict[str, Any]:
+    """``setTimeout`` costs, as node_timers.js measures Node's (same modes, same figures).
+
+    ``chain``: each ``setTimeout(fn, 0)`` callback sets the next (set + fire, CPU and
+    wall per timer after a 10 % warm-up). ``batch``: ``count`` timers of 0 ms set from
+    one callback, all fire. ``clear``: ``count`` timeouts of 1 hour + i ms set, then all
+    cleared. These three run inside ``taro_udp.run(main)``, on the event thread, as
+    ported code does. ``clear-main``: the same from the main thread (each call is posted
+    to the event thread); ``cpu_s`` is then the process's CPU until the loop is idle.
+    """
+    import taro_udp
+
+    if not hasattr(taro_udp, "setTimeout"):
+        return {"error": "this taro_udp has no setTimeout"}
+    set_timeout = taro_udp.setTimeout
+    clear_timeout = taro_udp.clearTimeout
+    warm = max(1, count // 10)
+    result: Dict[str, Any] = {}
+
+    def now() -> Tuple[float, float]:
+        return time.process_time(), time.perf_counter()
+
+    def span(start: Tuple[float, float], end: Tuple[float, float], n: int) -> None:
+        result.update(span=n, cpu_s=end[0] - start[0], wall_s=end[1] - start[1])
+
+    def noop() -> None:
+        pass
+
+    def clear_all() -> None:
+        start = now()
+        ids = [set_timeout(noop, 3_600_000 + i) for i in range(count)]
+        middle = now()
+        for timer_id in ids:
+            clear_timeout(timer_id)
+        end = now()
+        span(start, end, count)
+        result.update(set_cpu_s=middle[0] - start[0], clear_cpu_s=end[0] - middle[0])
+
+    def chain() -> None:
+        fired = [0]
+        start: List[Tuple[float, float]] = []
+
+        def step() -> None:
+            fired[0] += 1
+            if fired[0] == warm:
+                start.append(now())
+            if fired[0] < count:
+                set_timeout(step, 0)
+            else:
+                span(start[0], now(), count - warm)
+
+        set_timeout(step, 0)
+
+    def batch() -> None:
+        def run_batch(n: int, done: Callable[[], None]) -> None:
+            fired = [0]
+
+            def fire() -> None:
+                fired[0] += 1
+                if fired[0] == n:
+                    done()
+
+            for _ in range(n):
+                set_timeout(fire, 0)
+
+        def measured() -> None:
+            start = now()
+            run_batch(count, lambda: span(start, now(), count))
+
+        run_batch(warm, measured)
+
+    if mode == "clear-main":
+        taro_udp.run(lambda: None, timeout=60)  # the event thread is warm, as in the others
+        start = now()
+        thread_start = time.thread_time()
+        ids = [set_timeout(noop, 3_600_000 + i) for i in range(count)]
+        thread_middle = time.thread_time()
+        for timer_id in ids:
+            clear_timeout(timer_id)
+        thread_end = time.thread_time()
+        taro_udp.run(timeout=60)  # until the event thread has armed and cancelled them all
+        span(start, now(), count)
+        result.update(
+            set_cpu_s=thread_middle - thread_start, clear_cpu_s=thread_end - thread_middle
+        )
+        return result
+    mains = {"chain": chain, "batch": batch, "clear": clear_all}
+    taro_udp.run(mains[mode], timeout=60)
+    return result
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -378,6 +484,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         p.add_argument("--n", type=int, default=1000)
         p.add_argument("--seconds", type=float, default=2.0)
         p.add_argument("--rounds", type=int, default=3)
+        p.add_argument("--timer", action="store_true", help="idle: one 1-hour timer too")
+    p = sub.add_parser("timers")
+    p.add_argument("--mode", choices=["chain", "batch", "clear", "clear-main"], required=True)
+    p.add_argument("--count", type=int, default=100_000)
     args = parser.parse_args(argv)
     if args.scenario == "send":
         report(bench_send(args.count, args.rounds))
@@ -385,8 +495,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         report(bench_close(args.sockets))
     elif args.scenario == "sockets":
         report(bench_sockets(args.impl, args.n, args.rounds))
+    elif args.scenario == "timers":
+        report(bench_timers(args.mode, args.count))
     else:
-        report(bench_idle(args.impl, args.n, args.seconds))
+        report(bench_idle(args.impl, args.n, args.seconds, args.timer))
 
 
 if __name__ == "__main__":

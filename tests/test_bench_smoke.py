@@ -2,7 +2,7 @@
 
 Never a timed pass/fail: the figures depend on the machine and its load. This only checks
 that the command from bench/README.md works from a clean checkout and reports each metric
-of issue 5 (with its ratio column), so a refactor cannot silently break the bench.
+of issues 5 and 9 (with its ratio column), so a refactor cannot silently break the bench.
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ METRICS = [
     "10,000 sockets: one datagram to each, delivered",
     "10,000 sockets: teardown (close all)",
     "idle: 100 sockets for",
+    "idle: 100 sockets + a 1-hour timer for",
     "import taro_udp (over a bare interpreter)",
+    "setTimeout(fn, 0) chain: CPU/timer",
+    "setTimeout(fn, 0) batch: CPU/timer",
+    "set + clear 20,000 pending timers: CPU/timer",
+    "set + clear 20,000 timers from the main thread",
 ]
 BASELINES = ["ideal shim", "raw recvfrom", "raw blocking", "raw sendto", "asyncio", "node dgram"]
 
