@@ -7,12 +7,14 @@ socket, no pending timer, no task), Node's rule for when a script has ended.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
-from typing import Any, Callable, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Set
 
 from . import _clock, _log, _loop, _timers
+
+if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
+    import asyncio
 
 __all__ = ["call_soon", "run"]
 
@@ -118,6 +120,8 @@ def _start(main: Any, waiting: _Run) -> None:
     try:
         result = main() if callable(main) else main
         if inspect.isawaitable(result):
+            import asyncio  # loaded already: the event loop is asyncio's
+
             task = asyncio.ensure_future(result)
             task.add_done_callback(lambda done: _keep_result(done, waiting))
         else:
@@ -128,6 +132,8 @@ def _start(main: Any, waiting: _Run) -> None:
 
 def _keep_result(task: asyncio.Future[Any], waiting: _Run) -> None:
     if task.cancelled():
+        import asyncio
+
         waiting.fail(asyncio.CancelledError())
     elif task._exception is not None:
         exc = task.exception()  # retrieved: raised by run(), not also logged
@@ -166,6 +172,8 @@ def _copy(items: Set[Any]) -> List[Any]:
 
 
 def _copy_tasks(loop: asyncio.AbstractEventLoop) -> List[str]:
+    import asyncio
+
     try:
         return [task.get_name() for task in asyncio.all_tasks(loop)]
     except RuntimeError:  # pragma: no cover - changed while we looked

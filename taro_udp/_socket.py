@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sys
@@ -13,6 +12,7 @@ import threading
 import time
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -33,7 +33,7 @@ from ._broadcast import is_limited_broadcast
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._registry import ListenerRegistry
 from ._results import failure, listener_failure, success
-from ._transport import Buffer
+from ._transport import Buffer, Received
 from ._types import (
     CallbackResult,
     CloseListener,
@@ -66,6 +66,9 @@ CONNECTED = "connected"
 CLOSED = "closed"
 
 _CLOSED_REASON = "socket is closed"
+
+if TYPE_CHECKING:
+    import asyncio
 
 _Self = TypeVar("_Self", bound="UDPSocket")
 _Result = Union[CallbackResult, OnErrorCallbackResult]
@@ -106,7 +109,7 @@ class UDPSocket:
         self._sending: Set[_SendToken] = set()
         self._paused = False
         self._stale_check: Optional[asyncio.TimerHandle] = None
-        self._stash: Optional[Tuple[bytes, str, int, Optional[str]]] = None
+        self._stash: Optional[Received] = None
         # Set by the event thread while it delivers this socket's datagrams; close() from
         # another thread waits for that delivery to end (see close()).
         self._delivering = False
@@ -469,63 +472,70 @@ class UDPSocket:
         _loop.wait_for_room()
         _loop.call_soon(self._emit_error, result)
 
-    def _on_readable(self) -> None:
+    def _on_readable(self, stashed: Optional[Received] = None) -> None:
         # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
         self._delivering = True
         try:
-            self._drain()
+            self._drain(stashed)
         finally:
             self._delivering = False
             waiter = self._close_waiter
             if waiter is not None:
                 waiter.set()
 
-    def _drain(self) -> None:
+    def _drain(self, stashed: Optional[Received]) -> None:
+        # The hot path of receiving: locals for everything looked up per datagram.
         recv = self._transport.recv
+        inbox = _loop.inbox
+        listeners = self._on_message
+        family = self._family_name
+        local_address = self._local_address  # fixed once bound
+        local_port = self._local_port
         for _ in range(DRAIN_LIMIT):
             if self._state is CLOSED:
                 return
-            try:
-                data, host, port, local = recv()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
+            if stashed is not None:  # the datagram kept while a send's result ran
+                data, host, port, local = stashed
+                stashed = None
+            else:
+                try:
+                    data, host, port, local = recv()
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    if self._state is CLOSED:
+                        return
+                    # e.g. ICMP port unreachable on a connected socket: report, read on.
+                    self._emit_error(failure("receive", *from_os_error(exc)))
+                    continue
+                if self._sending:
+                    # Another thread is inside send() with callbacks: this may be the
+                    # answer to its datagram, and must not overtake its success. Keep it,
+                    # and read no more until the send's result has run (_release_token).
+                    self._stash = (data, host, port, local)
+                    self._pause()
+                    return
+            if inbox:
+                # Work posted while we read (a send's result, a close) goes first.
+                _loop.run_posted()
                 if self._state is CLOSED:
                     return
-                # e.g. ICMP port unreachable on a connected socket: report, keep reading.
-                self._emit_error(failure("receive", *from_os_error(exc)))
-                continue
-            if self._sending:
-                # Another thread is inside send() with callbacks: this may be the answer
-                # to its datagram, and must not overtake its success. Keep it, and read
-                # no more until the send's result has run (_release_token).
-                self._stash = (data, host, port, local)
-                self._pause()
-                return
-            # Work posted while we read (a send's result, a close) goes first.
-            _loop.run_posted()
-            self._deliver(data, host, port, local)
-
-    def _deliver(self, data: bytes, host: str, port: int, local: Optional[str]) -> None:
-        if self._state is CLOSED:
-            return
-        family = self._family_name
-        payload: OnMessageCallbackResult = {
-            "message": data,
-            "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
-            "localInfo": {
-                "address": local or self._local_address,
-                "family": family,
-                "port": self._local_port,
-            },
-        }
-        for listener in self._on_message.listeners:
-            if self._state is CLOSED:  # close() from inside a listener
-                return
-            try:
-                listener(payload)
-            except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
-                self._listener_failed("onMessage", exc)
+            payload: OnMessageCallbackResult = {
+                "message": data,
+                "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
+                "localInfo": {
+                    "address": local or local_address,
+                    "family": family,
+                    "port": local_port,
+                },
+            }
+            for listener in listeners.listeners:
+                if self._state is CLOSED:  # close() from inside a listener
+                    return
+                try:
+                    listener(payload)
+                except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
+                    self._listener_failed("onMessage", exc)
 
     def _pause(self) -> None:
         self._paused = True
@@ -567,14 +577,7 @@ class UDPSocket:
             stash, self._stash = self._stash, None
             _loop.add_reader(self._fd, self._on_readable)
         if stash is not None:
-            self._delivering = True
-            try:
-                self._deliver(*stash)
-            finally:
-                self._delivering = False
-                waiter = self._close_waiter
-                if waiter is not None:
-                    waiter.set()
+            self._on_readable(stash)
 
     def _emit(self, registry: ListenerRegistry[Any], name: str, payload: CallbackResult) -> None:
         for listener in registry.listeners:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+from threading import get_ident
 from typing import Any, Callable, Dict, Optional
 
 from . import _clock, _log, _loop
@@ -99,7 +100,10 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     if not callable(callback):
         kind = "setInterval" if repeat else "setTimeout"
         raise TypeError(f"{kind}() callback must be callable, got {type(callback).__name__}")
-    seconds = _delay_seconds(delay)
+    if type(delay) is int and 0 <= delay <= MAX_DELAY:  # the common case: whole ms
+        seconds = delay / 1000.0
+    else:
+        seconds = _delay_seconds(delay)
     timer = _JSTimer(
         next(_ids), callback, args, _clock.now() + seconds, seconds if repeat else None
     )
@@ -107,8 +111,9 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
         caller = sys._getframe(2)
         timer.created_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
     _active[timer.id] = timer
-    if _loop.in_event_thread():
-        _arm(timer)
+    thread = _loop._current
+    if thread is not None and thread.ident == get_ident():  # on the event thread: arm now
+        timer.handle = thread.loop.call_at(timer.deadline, _fire, timer)
     else:
         _loop.call_soon(_arm, timer)
     return timer.id

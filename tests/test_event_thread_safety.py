@@ -21,7 +21,7 @@ from typing import Any, Iterator, List
 import pytest
 
 import taro_udp
-from taro_udp import _loop, _transport
+from taro_udp import _eventloop, _loop, _transport
 
 from ._helpers import WAIT, Recorder
 from ._reliability_util import parse_result, run_python
@@ -477,7 +477,7 @@ def test_an_event_thread_that_dies_is_replaced_and_adopts_the_open_sockets(
         def broken_retire(self: Any) -> bool:
             raise RuntimeError("forced")
 
-        monkeypatch.setattr(_loop.EventThread, "_retire", broken_retire)
+        monkeypatch.setattr(_eventloop.EventThread, "_retire", broken_retire)
         taro_udp.call_soon(lambda: dying.loop.stop())
         dying.thread.join(WAIT)
         assert not dying.thread.is_alive(), "the event thread did not end"

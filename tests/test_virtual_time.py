@@ -111,7 +111,9 @@ def _scenario(seed: int, tmp: Path, jitter: Optional[random.Random] = None) -> D
                 if jitter is not None:  # a real sleep inside a callback changes nothing
                     threading.Event().wait(jitter.random() * 0.003)
                 remote = res["remoteInfo"]
-                device.send({"address": remote["address"], "port": remote["port"], "message": b"ok"})
+                device.send(
+                    {"address": remote["address"], "port": remote["port"], "message": b"ok"}
+                )
 
             device.onMessage(echo)
             devices.append(device)
@@ -144,7 +146,8 @@ def _scenario(seed: int, tmp: Path, jitter: Optional[random.Random] = None) -> D
 def test_the_same_seed_gives_the_same_trace_and_pcap_every_run(tmp_path: Path) -> None:
     runs = [_scenario(11, tmp_path) for _ in range(20)]
     first = runs[0]
-    assert first["answers"] > 0 and first["events"] > 50
+    assert first["answers"] > 0
+    assert first["events"] > 50
     for run in runs[1:]:
         assert run["digest"] == first["digest"]
         assert run["pcap"] == first["pcap"]
@@ -214,7 +217,7 @@ def test_waiting_with_nothing_scheduled_fails_at_once_saying_why(net: SimulatedN
     sock.bind(8000, address="127.0.0.1")
     never = Recorder("never")
     sock.onMessage(never)
-    with pytest.raises(NeverTrueError, match="can never become true.*no timer, no datagram"):
+    with pytest.raises(NeverTrueError, match=r"can never become true.*no timer, no datagram"):
         never.wait_for(1, timeout=3600)
     sock.close()
 
@@ -228,7 +231,8 @@ def test_a_zero_ms_timer_rearming_itself_is_reported_as_a_livelock(net: Simulate
         net.advance(10)
     text = str(raised.value)
     assert "stood still" in text
-    assert "spin" in text and "test_virtual_time.py:" in text  # where the looping timer is set
+    assert "spin" in text
+    assert "test_virtual_time.py:" in text
 
 
 def test_a_callback_blocked_in_real_time_is_cut_off_by_the_wall_clock_cap(
@@ -249,9 +253,10 @@ def test_a_callback_blocked_in_real_time_is_cut_off_by_the_wall_clock_cap(
 
 def test_a_run_until_that_times_out_says_so_in_virtual_time(net: SimulatedNetwork) -> None:
     timer = taro_udp.setTimeout(lambda: None, 60_000)
-    with pytest.raises(VirtualTimeError, match="timed out.*virtual time reached"):
+    with pytest.raises(VirtualTimeError, match=r"timed out.*virtual time reached"):
         net.run_until(lambda: False, timeout=5, what="a miracle")
-    assert net.clock is not None and net.clock.now_ms() == 5000
+    assert net.clock is not None
+    assert net.clock.now_ms() == 5000
     taro_udp.clearTimeout(timer)
 
 
@@ -268,7 +273,8 @@ def test_run_under_virtual_time_returns_after_ten_virtual_seconds_at_once(
         return "done"
 
     assert taro_udp.run(main, timeout=60) == "done"
-    assert net.clock is not None and seen == [net.clock.now_ms()]
+    assert net.clock is not None
+    assert seen == [net.clock.now_ms()]
     assert seen[0] >= 10_000
 
 
@@ -296,7 +302,8 @@ def test_a_drive_on_the_event_thread_is_refused(net: SimulatedNetwork) -> None:
 
     taro_udp.call_soon(inside)
     net.advance(0)
-    assert raised and "cannot run on the event thread" in str(raised[0])
+    assert raised
+    assert "cannot run on the event thread" in str(raised[0])
 
 
 def test_the_network_lists_the_sockets_the_code_under_test_made(net: SimulatedNetwork) -> None:
@@ -321,7 +328,8 @@ def test_the_factory_adopts_sockets_made_inside_the_code_under_test(
     inner = taro_udp.create_udp_socket()  # made by "the code under test"
     inner.send({"address": "127.0.0.1", "port": 0, "message": b"x"})  # an error nobody expected
     problems = factory.close_all()
-    assert len(problems) == 1 and "send:fail invalid port" in problems[0]
+    assert len(problems) == 1
+    assert "send:fail invalid port" in problems[0]
     assert net.sockets == []  # and it was closed
 
 
@@ -341,7 +349,7 @@ def test_records_say_when_delay_jitter_changed_arrival_order() -> None:
         assert not any(record.reordered for record in network.datagrams)
         late = {d.seq for d in network.deliveries if d.out_of_order}
         # Exactly the datagrams that arrived after a later-sent one.
-        expected = {value for index, value in enumerate(order) if value < max(order[:index + 1])}
+        expected = {value for index, value in enumerate(order) if value < max(order[: index + 1])}
         assert late == expected
         rx.close()
         tx.close()
@@ -447,7 +455,7 @@ def test_closing_the_clock_returns_to_real_time_and_drops_pending_timers() -> No
         thread.thread.join(10)
 
 
-PYTESTER_TESTS = '''
+PYTESTER_TESTS = """
 import random, taro_udp
 from taro_udp.testing import SimulatedNetwork
 
@@ -466,7 +474,7 @@ def test_not_deterministic(virtual_network):
     for _ in range(random.SystemRandom().randint(1, 1000)):
         tx.send({"address": "127.0.0.1", "port": port, "message": "x"})
     virtual_network.advance(10)
-'''
+"""
 
 
 def test_the_twice_option_reports_the_first_divergent_event_with_the_seed(
@@ -496,7 +504,7 @@ def test_it(simulated_network):
 def test_the_discovery_example_finds_every_device_with_its_original_constants() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
     try:
-        import discovery  # type: ignore[import-not-found]
+        import discovery
     finally:
         sys.path.pop(0)
     with SimulatedNetwork(seed=3, loss=0.3, virtual_time=True) as network:
@@ -504,5 +512,6 @@ def test_the_discovery_example_finds_every_device_with_its_original_constants() 
         found: Callable[..., Any] = discovery.discover
         result = found(attempts=5, interval=0.2, then=discovery.close_all(devices), timeout=60)
         assert sorted(result) == ["0", "1", "2"]
-        assert network.clock is not None and network.clock.now_ms() >= 1000
+        assert network.clock is not None
+        assert network.clock.now_ms() >= 1000
     json.dumps(result)

@@ -137,7 +137,9 @@ class SimulatedNetwork(Faults):
         self._trace: List[TraceEvent] = []
         self._last_arrival: Dict[_Flow, int] = {}  # per flow, the highest seq arrived
         self._timer_numbers: Dict[int, int] = {}  # timer id -> its number in the trace
-        self._sockets: List[UDPSocket] = []
+        self._sockets: List[weakref.ReferenceType[UDPSocket]] = []
+        # While a deadline's arrival runs: the sockets it reached (see _fire).
+        self._landed: Optional[List[SimulatedTransport]] = None
         self.virtual_time = virtual_time
         self.clock: Optional[VirtualClock] = None
         self._active = False
@@ -211,14 +213,15 @@ class SimulatedNetwork(Faults):
     def _on_socket_created(self, sock: UDPSocket) -> None:
         transport = sock._transport
         if isinstance(transport, SimulatedTransport) and transport.network is self:
-            with self.lock:
-                self._sockets.append(sock)
+            with self.lock:  # weakly: a closed socket must stay collectable
+                self._sockets.append(weakref.ref(sock))
 
     @property
     def sockets(self) -> List[UDPSocket]:
         """The sockets on this network that are still open, whoever created them."""
         with self.lock:
-            return [sock for sock in self._sockets if not sock._transport.closed]  # type: ignore[attr-defined]
+            alive = [ref() for ref in self._sockets]
+        return [sock for sock in alive if sock is not None and not sock._transport.closed]  # type: ignore[attr-defined]
 
     # -- records -------------------------------------------------------------------------
 
@@ -371,8 +374,14 @@ class SimulatedNetwork(Faults):
         with self.lock:
             if self._timers.pop(id(timer), None) is None:
                 return  # the network was closed: recorded as discarded then
-            timer.work()
+            self._landed = []
+            try:
+                timer.work()
+            finally:
+                landed, self._landed = self._landed, None
             self._notify_if_idle()
+        for sock in dict.fromkeys(landed):  # each receiver once, in arrival order
+            sock.deliver_now()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
@@ -394,6 +403,7 @@ class SimulatedNetwork(Faults):
         receivers = self.ports.receivers(source, destination)
         delivered = 0
         full = False
+        landed = self._landed
         for sock in receivers:
             item = (
                 datagram.payload,
@@ -403,6 +413,8 @@ class SimulatedNetwork(Faults):
             )
             if sock.enqueue(item):
                 delivered += 1
+                if landed is not None:
+                    landed.append(sock)
             else:
                 full = True
         if delivered:

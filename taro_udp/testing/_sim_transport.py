@@ -171,10 +171,16 @@ class SimulatedTransport:
         self.queue.append(item)
         self.queued_bytes += len(item[0])
         self._update_signal()
-        # Delivered as posted work, in its place among the work and timers of this
-        # instant (a timer due now runs after it), not whenever select() notices.
-        _loop.call_soon(_loop.run_reader, self._read_fd)
         return True
+
+    def deliver_now(self) -> None:
+        """Have the event thread read this socket as posted work (a delayed arrival).
+
+        So that a datagram arriving at a deadline is delivered in its place among the
+        timers due then (a timer set after it runs after it), not whenever select()
+        notices the socket.
+        """
+        _loop.call_soon(_loop.run_reader, self._read_fd)
 
     def set_error(self, code: int) -> None:
         """Make the next read or send fail with ``code`` (an ICMP error, as the OS does)."""

@@ -242,7 +242,7 @@ class VirtualClock(_clock.Clock):
         if drive.error is not None:
             raise drive.error
 
-    def _wait(self, drive: _Drive, thread: _loop.EventThread) -> None:
+    def _wait(self, drive: _Drive, thread: Any) -> None:
         cap = self.wall_cap
         waited = 0.0
         while not drive.done.wait(_POLL):

@@ -1,0 +1,423 @@
+"""The event thread's loop: asyncio's ``SelectorEventLoop``, made the mini-program's JS thread.
+
+Imported by ``_loop`` when the first event thread starts, so that ``import taro_udp``
+does not pay for importing asyncio (it roughly doubles the import time). ``_loop`` owns
+the shared state (the inbox of posted work, the current thread, the locks); this module
+is one life of the thread: its loop, its selector, its sockets and readers.
+
+- ``_Timer``: a timer ordered by (deadline, creation).
+- ``_Selector``: says when the thread sleeps (posters wake it only then), hands it the
+  posted work, and lets a virtual clock run the loop in lockstep.
+- ``_Loop``: the runtime's clock, ordered timers, tasks whose unretrieved exceptions are
+  reported, and the check after every round whether anything is left to do.
+- ``EventThread``: the thread, its retirement and its death.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import errno
+import heapq
+import selectors
+import threading
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+from . import _clock, _log, _loop
+
+__all__ = ["EventThread"]
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer ordered by (deadline, creation): same-deadline timers run in creation order.
+
+    asyncio compares timers by deadline only, and ``heapq`` is not stable.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: Tuple[Any, ...],
+        loop: Any,
+        context: Any = None,
+    ) -> None:
+        # asyncio's TimerHandle.__init__ without its debug-mode work, which a loop not
+        # in debug mode skips anyway: timers are the runtime's hot path (setTimeout).
+        if loop.get_debug():
+            super().__init__(when, callback, args, loop, context)
+        else:
+            self._context = contextvars.copy_context() if context is None else context
+            self._loop = loop
+            self._callback = callback
+            self._args = args
+            self._cancelled = False
+            self._repr = None
+            self._source_traceback = None
+            self._when = when
+            self._scheduled = False
+        self._seq = next(_loop._timer_seq)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, _Timer):
+            return NotImplemented
+        mine: Any = self
+        theirs: Any = other
+        if mine._when != theirs._when:
+            return bool(mine._when < theirs._when)
+        return bool(mine._seq < theirs._seq)
+
+
+class _Selector(selectors.DefaultSelector):
+    """The loop's selector: says when the thread sleeps, and hands it the posted work.
+
+    A poster writes a wake-up byte only when ``sleeping`` is set; the thread sets it
+    *before* its last look at the inbox, so a post is either seen or woken for.
+    """
+
+    def __init__(self, owner: EventThread) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        owner = self._owner
+        while True:
+            clock = _clock.current
+            if clock.virtual:
+                # Lockstep: the virtual clock decides when an iteration may run at all,
+                # and moves time itself (taro_udp.testing.VirtualClock).
+                return clock.lockstep(owner, self._poll_and_take, timeout)
+            events = self._poll(timeout)
+            if not _clock.current.virtual:
+                self._take_posted()
+                return events
+            # The clock turned virtual while we slept: from now on it decides. (What was
+            # ready stays ready: the sockets are level-triggered, the inbox keeps its work.)
+
+    def _poll_and_take(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        events = self._poll(timeout)
+        self._take_posted()
+        return events
+
+    def _take_posted(self) -> None:
+        owner = self._owner
+        if _loop._inbox and not owner.drain_scheduled:
+            owner.schedule_drain()
+
+    def _poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
+        owner = self._owner
+        # While the call at the head of the inbox is not ready, a timer looks again
+        # (EventThread.drain): the inbox is not a reason to spin.
+        if _loop._inbox and not owner.blocked:
+            timeout = 0
+        elif timeout != 0:
+            owner.sleeping = True
+            if _loop._inbox and not owner.blocked:
+                timeout = 0
+        try:
+            return super().select(timeout)
+        finally:
+            owner.sleeping = False
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """asyncio's loop with the runtime's clock, ordered timers and an idle check."""
+
+    def __init__(self, owner: EventThread) -> None:
+        selector = _Selector(owner)  # may raise OSError: no fd left
+        try:
+            super().__init__(selector)  # the wake-up socketpair: may raise OSError
+        except BaseException:
+            selector.close()
+            self._closed = True  # half made: its finalizer must not close it again
+            raise
+        self._owner = owner
+        self.set_exception_handler(_exception_handler)
+
+    def time(self) -> float:
+        return _clock.current.time()
+
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        # asyncio's own call_at, with a timer that remembers its creation order.
+        if when is None:
+            raise TypeError("when cannot be None")
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        timer: Any = _Timer(when, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True
+        handle: asyncio.TimerHandle = timer
+        return handle
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = super().create_task(coro, **kwargs)
+        task.add_done_callback(_task_done)
+        return task
+
+    def _run_once(self) -> None:
+        super()._run_once()  # type: ignore[misc]
+        owner = self._owner
+        if not owner.owners and owner.is_idle():
+            if _loop.idle_hook is not None:
+                _loop.idle_hook()
+            _clock.current.on_idle()
+            self.stop()
+
+
+class EventThread:
+    """One life of the event thread: its asyncio loop, its sockets and readers."""
+
+    def __init__(self) -> None:
+        # Load the logging package now, with the first socket, not at import: reporting
+        # a problem later must not need to open a file (no descriptor may be left).
+        _log.logger()
+        self.sleeping = False
+        self.drain_scheduled = False
+        self.retired = False
+        self.taken = 0  # posted calls run so far: the progress wait_for_room watches
+        self.blocked = False  # the call at the head of the inbox is not ready yet
+        self.draining = False
+        self.stuck_at = -1
+        self.ident: Optional[int] = None
+        self.owners: Set[_loop.Owner] = set()  # strong references: WeChat keeps open sockets alive
+        self.readers: Dict[int, Callable[[], object]] = {}
+        self.loop = _Loop(self)  # may raise OSError: no fd left
+        selector_name = type(self.loop._selector).__mro__[1].__name__  # type: ignore[attr-defined]
+        # epoll and kqueue watch an fd from the moment it is registered, even during a
+        # select() already in progress; select() and poll() only see it on their next call.
+        self.live_registration = selector_name in ("EpollSelector", "KqueueSelector")
+        self._drain_handle = asyncio.Handle(self.drain, (), self.loop, None)
+        self.thread = threading.Thread(target=self._main, name=_loop.THREAD_NAME, daemon=True)
+
+    def __repr__(self) -> str:
+        return f"<taro_udp event thread owners={len(self.owners)} retired={self.retired}>"
+
+    # -- posted work (on the event thread) -------------------------------------------
+
+    def schedule_drain(self) -> None:
+        """Run the posted work at the head of the loop's next round (event thread)."""
+        self.drain_scheduled = True
+        self.loop._ready.append(self._drain_handle)  # type: ignore[attr-defined]
+
+    def drain(self) -> None:
+        """Run the work posted so far, in order (event thread).
+
+        Work posted while this runs waits for the next round, after the sockets and
+        timers already due, so a callback that posts a callback cannot starve them.
+        """
+        self.drain_scheduled = False
+        if self.draining:  # run_posted() from inside posted work: it is running already
+            return
+        self.draining = True
+        try:
+            self._drain()
+        finally:
+            self.draining = False
+        if not _loop._room.is_set() and len(_loop._inbox) < _loop.MAX_PENDING:
+            _loop._room.set()
+        if _loop._inbox and not self.drain_scheduled and not self.blocked:
+            self.schedule_drain()
+
+    def _drain(self) -> None:
+        popleft = _loop._inbox.popleft
+        for _ in range(len(_loop._inbox)):
+            try:
+                item = popleft()
+            except IndexError:  # pragma: no cover - only this thread takes
+                break
+            if item.ready is not None and not item.ready():
+                # It keeps its place at the head, and what was posted after it waits
+                # too; a timer looks again shortly (see call_soon_when_ready).
+                _loop._inbox.appendleft(item)
+                self.blocked = True
+                self.drain_scheduled = True
+                self.loop.call_later(_loop.BLOCKED_RETRY, self.drain)
+                return
+            self.blocked = False
+            self.taken += 1
+            try:
+                item.work(*item.args)
+            except BaseException as exc:  # noqa: BLE001 - user code is guarded inside: ours
+                _log.error("taro_udp: internal error in the event thread", exc=exc)
+
+    def running(self) -> bool:
+        """Not retired: posts to it and owners attached to it are served."""
+        return not self.retired
+
+    def wake(self) -> None:
+        """Make the thread's ``select()`` return (any thread)."""
+        self.loop._write_to_self()  # type: ignore[attr-defined]
+
+    def has_ready_work(self) -> bool:
+        """Whether anything can run now, without time passing (event thread)."""
+        return bool(self.loop._ready) or (bool(_loop._inbox) and not self.blocked)  # type: ignore[attr-defined]
+
+    def next_deadline(self) -> Optional[float]:
+        """The loop time of the earliest pending timer, or None (event thread)."""
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        if not scheduled:
+            return None
+        head = scheduled[0]
+        if not head._cancelled:
+            return float(head._when)
+        live = [timer._when for timer in scheduled if not timer._cancelled]
+        return float(min(live)) if live else None
+
+    # -- life and death ----------------------------------------------------------------
+
+    def is_idle(self) -> bool:
+        """Whether nothing is left: no socket, posted work, timer or task (event thread)."""
+        loop = self.loop
+        if self.owners or _loop._inbox or loop._ready:  # type: ignore[attr-defined]
+            return False
+        if _loop.exiting:  # at exit, timers and tasks are dropped
+            return True
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        if len(scheduled) > loop._timer_cancelled_count:  # type: ignore[attr-defined]
+            return False
+        return not asyncio.all_tasks(loop)
+
+    def start(self) -> None:
+        try:
+            self.thread.start()
+        except RuntimeError as exc:  # the process may start no more threads
+            self.release()
+            raise OSError(errno.EAGAIN, f"cannot start the event thread: {exc}") from exc
+
+    def _main(self) -> None:
+        self.ident = threading.get_ident()
+        try:
+            while True:
+                try:
+                    self.loop.run_forever()
+                except BaseException as exc:  # noqa: BLE001 - SystemExit from a raw task
+                    # asyncio lets SystemExit and KeyboardInterrupt out of run_forever();
+                    # the thread is every socket's, so it reports them and goes on.
+                    _log.error(
+                        "taro_udp: %s escaped into the event loop; it goes on",
+                        type(exc).__name__,
+                        exc=exc,
+                    )
+                    continue
+                if self._retire():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - pragma: no cover - a bug of ours
+            _log.error("taro_udp: the event thread failed: %s", type(exc).__name__, exc=exc)
+        finally:
+            if not self.retired:  # only a bug of ours gets here
+                self._died()
+            self.release()
+
+    def _retire(self) -> bool:
+        # Publish first, check second (see the module docstring).
+        with _loop._start_lock:
+            self.retired = True
+            if self.is_idle():
+                if _loop._current is self:
+                    _loop._current = None
+                # Checked again last: is_idle() allocates, and a finalizer the garbage
+                # collector ran meanwhile may have posted or attached something.
+                if not _loop._inbox and not self.owners:
+                    return True
+                _loop._current = self
+            self.retired = False
+            return False
+
+    def _died(self) -> None:
+        with _loop._start_lock:
+            self.retired = True
+            if _loop._current is self:
+                _loop._current = None
+            _loop._orphans.update(self.owners)
+            _loop._orphan_readers.update(self.readers)
+            if not (_loop._orphans or _loop._inbox):
+                return
+            _log.error("taro_udp: the event thread ended unexpectedly; a new one takes over")
+            try:  # its sockets and posted work must not wait for the next call
+                _loop._live()
+            except OSError as exc:
+                _log.error("taro_udp: cannot start the event thread (%s)", exc)
+
+    def register_reader(self, fd: int, reader: Callable[[], object]) -> None:
+        """asyncio's ``add_reader``, minus its checks for transports (we use none): the
+        selector key carries the (reader, writer) handles asyncio's event processing
+        expects. Registering from another thread is what epoll allows; the event thread
+        sees the fd at once, even inside ``select()``."""
+        loop: Any = self.loop
+        loop._selector.register(fd, selectors.EVENT_READ, (asyncio.Handle(reader, (), loop), None))
+
+    def adopt_orphans(self) -> None:
+        """Take over the sockets of a thread that died (called under ``_loop._start_lock``)."""
+        self.owners.update(_loop._orphans)
+        _loop._orphans.clear()
+        for fd, reader in _loop._orphan_readers.items():
+            try:
+                self.register_reader(fd, reader)
+                self.readers[fd] = reader
+            except (OSError, ValueError):  # pragma: no cover - closed meanwhile
+                pass
+        _loop._orphan_readers.clear()
+
+    def release(self) -> None:
+        """Close the loop: its selector and wake-up sockets (no user code runs here)."""
+        try:
+            self.loop.close()
+        except BaseException:  # noqa: BLE001 - nothing left to do about it
+            pass
+
+    def abandon(self) -> None:
+        """In a forked child: close our copies of the fds without touching the epoll set.
+
+        The child's epoll fd refers to the parent's epoll instance: ``loop.close()``
+        would unregister fds from it with ``epoll_ctl``, changing the parent's loop.
+        """
+        loop: Any = self.loop
+        for closable in (loop._selector, loop._ssock, loop._csock):
+            try:
+                if isinstance(closable, selectors.BaseSelector):
+                    closable._selector.close()  # type: ignore[attr-defined]
+                elif closable is not None:
+                    closable.close()
+            except (OSError, AttributeError):  # pragma: no cover
+                pass
+        loop._selector = loop._ssock = loop._csock = None
+        loop._closed = True  # so that the loop's finalizer does not try again
+        loop._ready.clear()
+        loop._scheduled.clear()
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+    # What asyncio itself reports (a raw callback that raised, say): to our logger.
+    exc = context.get("exception")
+    message = context.get("message") or "unhandled exception in the event loop"
+    _log.error("taro_udp: %s", message, exc=exc if isinstance(exc, BaseException) else None)
+
+
+def _task_done(task: asyncio.Task[Any]) -> None:
+    # A task's exception nobody retrieves is the unhandled rejection of the runtime.
+    # Whoever awaits the task is woken by a callback scheduled with this one, so look
+    # one round later: if still unretrieved, nobody was waiting for it.
+    if task.cancelled() or task._exception is None:
+        return
+    task.get_loop().call_soon(_check_retrieved, task)
+
+
+def _check_retrieved(task: asyncio.Task[Any]) -> None:
+    if not task._log_traceback:
+        return  # retrieved (awaited, gathered, .exception() called)
+    exc = task.exception()  # marks it retrieved: asyncio will not log it again
+    assert exc is not None
+    _log.error("taro_udp: unhandled exception in task %s", _task_name(task), exc=exc)
+    if _loop.unhandled_hook is not None:
+        _loop.unhandled_hook(exc)
+
+
+def _task_name(task: asyncio.Task[Any]) -> str:
+    try:
+        return str(task.get_name())
+    except BaseException:  # noqa: BLE001 - pragma: no cover
+        return "?"
