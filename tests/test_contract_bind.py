@@ -79,7 +79,7 @@ def test_bind_address_keyword_binds_one_interface(
 def test_bind_address_environment_variable_sets_the_default(
     make_socket: Callable[..., UDPSocket],
     monkeypatch: pytest.MonkeyPatch,
-    transport: Optional[SimulatedNetwork],
+    transport: Optional[SimulatedNetwork],  # noqa: F811 - the autouse fixture
 ) -> None:
     monkeypatch.setenv(BIND_ADDRESS_ENV, "127.0.0.1")
     sock = make_socket()
