@@ -515,3 +515,14 @@ def test_the_discovery_example_finds_every_device_with_its_original_constants() 
         assert network.clock is not None
         assert network.clock.now_ms() >= 1000
     json.dumps(result)
+
+
+def test_the_readme_virtual_time_example_passes_and_is_deterministic(
+    pytester: pytest.Pytester,
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### Testing with virtual time")
+    body = readme.index("```python\n", start) + len("```python\n")
+    pytester.makepyfile(test_readme_example=readme[body : readme.index("```", body)])
+    result = pytester.runpytest_subprocess("--taro-udp-twice", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
