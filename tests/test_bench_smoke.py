@@ -2,7 +2,8 @@
 
 Never a timed pass/fail: the figures depend on the machine and its load. This only checks
 that the command from bench/README.md works from a clean checkout and reports each metric
-of issues 5 and 9 (with its ratio column), so a refactor cannot silently break the bench.
+of issues 5 and 9 and of virtual time (with its ratio column), so a refactor cannot
+silently break the bench.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ METRICS = [
     "setTimeout(fn, 0) batch: CPU/timer",
     "set + clear 20,000 pending timers: CPU/timer",
     "set + clear 20,000 timers from the main thread",
+    "virtual time: retry 5 x 200 ms at 30% loss, wall/run",
+    "virtual time: heartbeats every 100 ms, 2 sockets, 30% loss",
+    "virtual time: heartbeats, memory growth",
+    "virtual time: heartbeats, timers in the loop's heap at the end",
+    "virtual time: LAN of 100 devices, 5 broadcast rounds",
+    "virtual time: LAN of 100 devices: CPU/delivered datagram",
 ]
 BASELINES = ["ideal shim", "raw recvfrom", "raw blocking", "raw sendto", "asyncio", "node dgram"]
 

@@ -526,3 +526,21 @@ def test_the_readme_virtual_time_example_passes_and_is_deterministic(
     pytester.makepyfile(test_readme_example=readme[body : readme.index("```", body)])
     result = pytester.runpytest_subprocess("--taro-udp-twice", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_network_without_records_keeps_nothing_but_delivers_the_same() -> None:
+    with SimulatedNetwork(seed=3, loss=0.3, records=False, virtual_time=True) as network:
+        got = Recorder("got")
+        rx = taro_udp.create_udp_socket()
+        rx.onMessage(lambda res: got(res["message"]))
+        port = rx.bind(address="127.0.0.1")
+        tx = taro_udp.create_udp_socket()
+        for n in range(20):
+            tx.send({"address": "127.0.0.1", "port": port, "message": str(n)})
+        network.settle()
+        assert 0 < len(got) < 20  # 30% loss, as with records
+        assert network.datagrams == []
+        assert network.deliveries == []
+        assert network.trace == []
+        rx.close()
+        tx.close()

@@ -109,7 +109,9 @@ class SimulatedNetwork(Faults):
     fate is in ``datagrams``, every arrival in ``deliveries``; ``write_pcap`` saves them.
 
     ``virtual_time=True`` installs a ``VirtualClock`` (``network.clock``) for as long as
-    the network is active: see ``taro_udp.testing.VirtualClock``.
+    the network is active: see ``taro_udp.testing.VirtualClock``. ``records=False``
+    keeps no ``datagrams``, ``deliveries`` or ``trace`` (each record costs about 1.4 KiB),
+    for long soak runs whose memory must stay flat.
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class SimulatedNetwork(Faults):
         mtu: Optional[int] = None,
         reorder_window: float = 20.0,
         virtual_time: bool = False,
+        records: bool = True,
     ) -> None:
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
@@ -131,6 +134,9 @@ class SimulatedNetwork(Faults):
         self._flows: Dict[_Flow, random.Random] = {}
         self._held: Dict[_Flow, _Held] = {}
         self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
+        self._delayed = 0  # how many of them are arrivals (datagrams in flight)
+        self._sent = 0  # datagrams sent: the next one's seq
+        self.records = records
         self._idle = threading.Condition(self.lock)
         self._datagrams: List[DatagramRecord] = []
         self._deliveries: List[Delivery] = []
@@ -186,6 +192,7 @@ class SimulatedNetwork(Faults):
             active, self._active = self._active, False
             timers = list(self._timers.values())
             self._timers.clear()
+            self._delayed = 0
             for timer in timers:
                 if isinstance(timer.work, _Arrival):
                     arrival = timer.work
@@ -280,7 +287,8 @@ class SimulatedNetwork(Faults):
         self, sender: SimulatedTransport, source: Address, destination: Address, payload: bytes
     ) -> None:
         """Decide the fate of one datagram, record it, and send its copies on their way."""
-        seq = len(self._datagrams)
+        seq = self._sent
+        self._sent += 1
         flow = (source, destination)
         rng = self._flows.get(flow)
         if rng is None:
@@ -297,33 +305,10 @@ class SimulatedNetwork(Faults):
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
-        self._trace_locked(
-            "send",
-            seq,
-            str(source[0]),
-            source[1],
-            str(destination[0]),
-            destination[1],
-            len(payload),
-            fate,
-            reason,
-            delays,
-            reordered,
-        )
-        self._datagrams.append(
-            DatagramRecord(
-                seq=seq,
-                time=self._now(),
-                source=(str(source[0]), source[1]),
-                destination=(str(destination[0]), destination[1]),
-                payload=payload,
-                ttl=sender.ttl,
-                fate=fate,
-                reason=reason,
-                delays_ms=delays,
-                reordered=reordered,
+        if self.records:
+            self._record_send_locked(
+                sender, seq, source, destination, payload, fate, reason, delays, reordered
             )
-        )
         if not copies:
             return
         datagram = _InFlight(seq, sender, source, destination, payload)
@@ -340,6 +325,47 @@ class SimulatedNetwork(Faults):
                 self._arrive_locked(datagram, copy)
             else:
                 self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
+
+    def _record_send_locked(
+        self,
+        sender: SimulatedTransport,
+        seq: int,
+        source: Address,
+        destination: Address,
+        payload: bytes,
+        fate: str,
+        reason: Optional[str],
+        delays: Tuple[float, ...],
+        reordered: bool,
+    ) -> None:
+        source_text, destination_text = str(source[0]), str(destination[0])
+        self._trace_locked(
+            "send",
+            seq,
+            source_text,
+            source[1],
+            destination_text,
+            destination[1],
+            len(payload),
+            fate,
+            reason,
+            delays,
+            reordered,
+        )
+        self._datagrams.append(
+            DatagramRecord(
+                seq=seq,
+                time=self._now(),
+                source=(source_text, source[1]),
+                destination=(destination_text, destination[1]),
+                payload=payload,
+                ttl=sender.ttl,
+                fate=fate,
+                reason=reason,
+                delays_ms=delays,
+                reordered=reordered,
+            )
+        )
 
     def _drop_reason(
         self, source: Address, destination: Address, size: int, u_loss: float
@@ -361,6 +387,8 @@ class SimulatedNetwork(Faults):
         # A deadline on the event loop, from any thread: armed there, in posting order.
         timer = _Timer(deadline, work)
         self._timers[id(timer)] = timer
+        if isinstance(work, _Arrival):
+            self._delayed += 1
         if _loop.in_event_thread():
             self._arm(timer)
         else:
@@ -374,6 +402,8 @@ class SimulatedNetwork(Faults):
         with self.lock:
             if self._timers.pop(id(timer), None) is None:
                 return  # the network was closed: recorded as discarded then
+            if isinstance(timer.work, _Arrival):
+                self._delayed -= 1
             self._landed = []
             try:
                 timer.work()
@@ -446,6 +476,8 @@ class SimulatedNetwork(Faults):
         count: int,
         out_of_order: bool = False,
     ) -> None:
+        if not self.records:
+            return
         self._trace_locked("arrive", datagram.seq, copy, outcome, count, out_of_order)
         self._deliveries.append(
             Delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
@@ -467,6 +499,8 @@ class SimulatedNetwork(Faults):
         # The virtual clock tells of every timer that fires (event thread). Timer ids
         # count for the whole process; the trace numbers timers in order of appearance,
         # so that two runs of one test compare equal.
+        if not self.records:
+            return
         with self.lock:
             number = self._timer_numbers.setdefault(timer_id, len(self._timer_numbers) + 1)
             parts = what.split(" ", 2)  # "setTimeout #12 (retry)"
@@ -497,8 +531,7 @@ class SimulatedNetwork(Faults):
     # -- waiting -------------------------------------------------------------------------
 
     def _in_flight_locked(self) -> int:
-        delayed = sum(1 for timer in self._timers.values() if isinstance(timer.work, _Arrival))
-        return delayed + sum(copies for _, copies in self._held.values())
+        return self._delayed + sum(copies for _, copies in self._held.values())
 
     def _notify_if_idle(self) -> None:
         if not self._in_flight_locked():
@@ -573,6 +606,7 @@ class SimulatedNetwork(Faults):
         self.lock = threading.Lock()
         self._idle = threading.Condition(self.lock)
         self._timers.clear()
+        self._delayed = 0
         self._held.clear()
         self.ports.forget_closed()
 
