@@ -38,6 +38,9 @@ class Clock:
     def on_idle(self) -> None:
         """The loop has nothing left to do (event thread)."""
 
+    def on_exit(self) -> None:
+        """The interpreter exits: let the loop deliver the last events (any thread)."""
+
     def observe(self, kind: str, *details: object) -> None:
         """Something happened that a trace may want (a timer fired); event thread."""
 

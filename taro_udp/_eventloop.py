@@ -180,6 +180,7 @@ class EventThread:
         self.retired = False
         self.taken = 0  # posted calls run so far: the progress wait_for_room watches
         self.blocked = False  # the call at the head of the inbox is not ready yet
+        self.abandoned = False  # in a forked child: this life of the thread is over
         self.draining = False
         self.stuck_at = -1
         self.ident: Optional[int] = None
@@ -276,8 +277,10 @@ class EventThread:
             return False
         if _loop.exiting:  # at exit, timers and tasks are dropped
             return True
+        # Every handle is looked at: asyncio's own count of cancelled timers drifts (a
+        # cancelled timer due in the same round as a live one is removed uncounted).
         scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if len(scheduled) > loop._timer_cancelled_count:  # type: ignore[attr-defined]
+        if any(not timer._cancelled for timer in scheduled):
             return False
         return not asyncio.all_tasks(loop)
 
@@ -295,6 +298,8 @@ class EventThread:
                 try:
                     self.loop.run_forever()
                 except BaseException as exc:  # noqa: BLE001 - SystemExit from a raw task
+                    if self.abandoned:
+                        return  # forked from inside a callback: this copy has no loop
                     # asyncio lets SystemExit and KeyboardInterrupt out of run_forever();
                     # the thread is every socket's, so it reports them and goes on.
                     _log.error(
@@ -303,12 +308,12 @@ class EventThread:
                         exc=exc,
                     )
                     continue
-                if self._retire():
+                if self.abandoned or self._retire():
                     break
         except BaseException as exc:  # noqa: BLE001 - pragma: no cover - a bug of ours
             _log.error("taro_udp: the event thread failed: %s", type(exc).__name__, exc=exc)
         finally:
-            if not self.retired:  # only a bug of ours gets here
+            if not self.retired and not self.abandoned:  # only a bug of ours gets here
                 self._died()
             self.release()
 
@@ -375,6 +380,7 @@ class EventThread:
         The child's epoll fd refers to the parent's epoll instance: ``loop.close()``
         would unregister fds from it with ``epoll_ctl``, changing the parent's loop.
         """
+        self.abandoned = True  # a copy of this thread forked from a callback ends
         loop: Any = self.loop
         for closable in (loop._selector, loop._ssock, loop._csock):
             try:

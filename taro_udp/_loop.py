@@ -42,7 +42,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Protocol, Set, Tuple
 
-from . import _log
+from . import _clock, _log
 
 if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
     import asyncio
@@ -172,15 +172,24 @@ def _post(item: _Work, wake: bool) -> None:
             # an error) can go nowhere but the log.
             _log.error("taro_udp: cannot start the event thread (%s); an event was dropped", exc)
             return
-    _inbox.append(item)
     if thread.ident == threading.get_ident():
+        _inbox.append(item)
         if not thread.drain_scheduled:
             thread.schedule_drain()
         return
-    if wake and thread.sleeping:
+    try:
+        _inbox.append(item)
+        if wake and thread.sleeping:
+            thread.wake()
+    except BaseException:
+        # An exception from a signal handler, anywhere from the append to the wake-up
+        # byte's send: the work may be queued already and must not wait for the next
+        # wake-up. Wake it again (a spare wake-up costs nothing).
         thread.wake()
-    if thread.retired:
-        _rescue(thread)
+        raise
+    finally:
+        if thread.retired:
+            _rescue(thread)
 
 
 def _rescue(thread: EventThread) -> None:
@@ -368,6 +377,7 @@ def _close_all_at_exit() -> None:
         return
     for owner in list(thread.owners):
         owner.close()
+    _clock.current.on_exit()  # a virtual clock lets the loop run freely now
     if thread.thread.is_alive():
         thread.wake()  # timers are dropped now: let it see that it is idle
         # Delivers the ``close`` events; bounded, since a listener may be blocked forever.

@@ -22,12 +22,13 @@ __all__ = ["call_soon", "run"]
 class _Run:
     """One ``run()`` call waiting for the loop to go idle."""
 
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "gone", "result")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
         self.result: Any = None
+        self.gone = False  # run() returned (timed out) before main started
 
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -88,7 +89,6 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
     if candidate is not None and not callable(candidate) and not inspect.isawaitable(candidate):
         raise TypeError(f"run() main must be callable, got {type(candidate).__name__}")
     waiting = _Run()
-    _runs.add(waiting)
     try:
         _loop.call_soon(_start, main, waiting)
         clock = _clock.current
@@ -100,6 +100,7 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
             raise waiting.error
         return waiting.result
     finally:
+        waiting.gone = True
         _runs.discard(waiting)
 
 
@@ -116,7 +117,11 @@ def _drive(clock: Any, waiting: _Run, timeout: Optional[float]) -> None:
 
 
 def _start(main: Any, waiting: _Run) -> None:
-    # On the event thread: the first task of the program.
+    # On the event thread: the first task of the program. Only now does the run wait
+    # for the loop to go idle: work already running may go idle before main has run.
+    if waiting.gone:
+        return
+    _runs.add(waiting)
     try:
         result = main() if callable(main) else main
         if inspect.isawaitable(result):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import sys
@@ -108,6 +109,8 @@ class UDPSocket:
         # the datagram read meanwhile (see _drain).
         self._sending: Set[_SendToken] = set()
         self._paused = False
+        self._token_ids = itertools.count()
+        self._waiting_for = -1  # the newest send under way when the kept datagram came
         self._stale_check: Optional[asyncio.TimerHandle] = None
         self._stash: Optional[Received] = None
         # Set by the event thread while it delivers this socket's datagrams; close() from
@@ -328,7 +331,7 @@ class UDPSocket:
         if wants_result:
             _loop.wait_for_room()
             if not _loop.in_event_thread():
-                token = _SendToken(sys._getframe(1))
+                token = _SendToken(sys._getframe(1), next(self._token_ids))
         posted = False
         try:
             if token is not None:
@@ -508,12 +511,7 @@ class UDPSocket:
                     # e.g. ICMP port unreachable on a connected socket: report, read on.
                     self._emit_error(failure("receive", *from_os_error(exc)))
                     continue
-                if self._sending:
-                    # Another thread is inside send() with callbacks: this may be the
-                    # answer to its datagram, and must not overtake its success. Keep it,
-                    # and read no more until the send's result has run (_release_token).
-                    self._stash = (data, host, port, local)
-                    self._pause()
+                if self._sending and self._hold_back((data, host, port, local)):
                     return
             if inbox:
                 # Work posted while we read (a send's result, a close) goes first.
@@ -537,6 +535,28 @@ class UDPSocket:
                 except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
                     self._listener_failed("onMessage", exc)
 
+    def _hold_back(self, received: Received) -> bool:
+        """Keep ``received`` and stop reading if a send under way may have caused it.
+
+        Another thread is inside send() with callbacks: the datagram may be the answer
+        to that send and must not overtake its success. Results already posted run now;
+        if a send that was under way when it was read is still unfinished, the datagram
+        is kept and reading stops until that send's result has run (_release_token).
+        Only the sends under way now count, not those that start later: a sender that
+        never stops must not hold the socket's datagrams for ever.
+        """
+        newest = max(token.seq for token in list(self._sending))
+        if _loop.inbox:
+            _loop.run_posted()
+        if self._state is CLOSED:
+            return True  # closed by that work: undelivered, as after close()
+        self._waiting_for = newest
+        if not self._held_back():
+            return False
+        self._stash = received
+        self._pause()
+        return True
+
     def _pause(self) -> None:
         self._paused = True
         _loop.remove_reader(self._fd)
@@ -554,7 +574,7 @@ class UDPSocket:
         for token in list(self._sending):
             if not token.posted and not token.on_stack():
                 self._sending.discard(token)
-        if self._sending:
+        if self._held_back():
             self._stale_check = _loop.call_later(_STALE_CHECK, self._drop_stale_tokens)
         else:
             self._resume()
@@ -563,8 +583,13 @@ class UDPSocket:
         # The send's result has run (or the send was interrupted): its socket's
         # datagrams may flow again once no other thread is inside send().
         self._sending.discard(token)
-        if self._paused and not self._sending:
+        if self._paused and not self._held_back():
             self._resume()
+
+    def _held_back(self) -> bool:
+        # Whether a send that was under way when the kept datagram was read is still so.
+        waiting_for = self._waiting_for
+        return any(token.seq <= waiting_for for token in list(self._sending))
 
     def _resume(self) -> None:
         check, self._stale_check = self._stale_check, None
@@ -652,9 +677,10 @@ class _SendToken:
     (a signal handler that blocks) is waited for ``_GIVE_UP_AFTER`` at most.
     """
 
-    __slots__ = ("first_look", "frame", "posted", "returned")
+    __slots__ = ("first_look", "frame", "posted", "returned", "seq")
 
-    def __init__(self, frame: Any) -> None:
+    def __init__(self, frame: Any, seq: int) -> None:
+        self.seq = seq  # in the order the socket's sends began
         self.returned = False
         self.posted = False
         self.first_look = 0.0

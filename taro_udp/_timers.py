@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 from threading import get_ident
 from typing import Any, Callable, Dict, Optional
 
@@ -41,6 +42,11 @@ __all__ = [
 MAX_DELAY = 2**31 - 1
 
 _ids = itertools.count(1)
+# The id of the timer whose callback runs now (None: none), and the threads in
+# clearTimeout() waiting for it to end (see _fire and clearTimeout).
+_firing: Optional[int] = None
+_clear_waiters = 0
+_fired = threading.Condition()
 # Every timer not yet fired or cleared, by id. Written from any thread: single dict
 # operations, atomic under the GIL.
 _active: Dict[int, _JSTimer] = {}
@@ -125,11 +131,25 @@ def _arm(timer: _JSTimer) -> None:
 
 
 def _fire(timer: _JSTimer) -> None:
+    global _firing
     if _active.get(timer.id) is not timer:
         return  # cleared from another thread after it became due
     _loop.run_posted()  # work posted before the timer came due runs first
-    if _active.get(timer.id) is not timer:
-        return  # that work cleared it
+    # Published before the last look: a clearTimeout() from another thread that finds
+    # the id gone then sees it firing and waits for the callback to end (see there).
+    _firing = timer.id
+    try:
+        if _active.get(timer.id) is not timer:
+            return  # cleared meanwhile, by that work or by another thread
+        _run(timer)
+    finally:
+        _firing = None
+        if _clear_waiters:
+            with _fired:
+                _fired.notify_all()
+
+
+def _run(timer: _JSTimer) -> None:
     _clock.current.observe("timer", timer)
     if timer.interval is None:
         del _active[timer.id]
@@ -167,21 +187,44 @@ def clearTimeout(timer_id: object = None) -> None:
     """Cancel a timeout or an interval (``clearTimeout``); from any thread.
 
     An unknown, fired or cleared id, ``None``, or a value that is not an id is a silent
-    no-op. A cleared callback never runs afterwards, even if it was already due.
+    no-op. A cleared callback never runs afterwards, even if it was already due: called
+    from another thread while the callback is running, it returns when it has ended.
     """
-    # Only exact ints (and integral floats, as JS ids are numbers) are looked up, so a
-    # hostile __hash__/__eq__ never runs.
-    if type(timer_id) is float and timer_id.is_integer():
-        timer_id = int(timer_id)
-    if type(timer_id) is not int:
-        return
+    # Only exact ints are looked up (an int subclass by its value, an integral float as
+    # JS ids are numbers), so a hostile __hash__/__eq__ never runs.
+    kind = type(timer_id)
+    if kind is float:
+        if not float.is_integer(timer_id):  # type: ignore[arg-type]
+            return
+        timer_id = int(float.__float__(timer_id))  # type: ignore[arg-type]
+    elif kind is not int:
+        if kind is bool or not issubclass(kind, int):
+            return
+        timer_id = int.__index__(timer_id)  # type: ignore[arg-type]
+    assert type(timer_id) is int
     timer = _active.pop(timer_id, None)
-    if timer is None:
-        return
-    if _loop.in_event_thread():
-        _cancel(timer)
-    else:
-        _loop.call_soon(_cancel, timer)
+    on_event_thread = _loop.in_event_thread()
+    if timer is not None:
+        if on_event_thread:
+            _cancel(timer)
+        else:
+            _loop.call_soon(_cancel, timer)
+    if not on_event_thread and _firing == timer_id:
+        _wait_for_firing(timer_id)
+
+
+def _wait_for_firing(timer_id: int) -> None:
+    # Its callback is running (or about to) on the event thread: "a cleared callback
+    # never runs afterwards" means waiting until it has returned, as close() waits for a
+    # running listener. So a timer callback must not wait for a thread that clears it.
+    global _clear_waiters
+    with _fired:
+        _clear_waiters += 1
+        try:
+            while _firing == timer_id:
+                _fired.wait()
+        finally:
+            _clear_waiters -= 1
 
 
 clearInterval = clearTimeout  # noqa: N816 - the JS name

@@ -114,12 +114,14 @@ class VirtualClock(_clock.Clock):
         epoch_ms: int = DEFAULT_EPOCH_MS,
         wall_cap: float = DEFAULT_WALL_CAP,
         allow_os_sockets: bool = False,
+        livelock_rounds: int = LIVELOCK_ROUNDS,
     ) -> None:
         self._ns = 0
         self.start = 0.0
         self.epoch = epoch_ms / 1000.0
         self.wall_cap = wall_cap
         self.allow_os_sockets = allow_os_sockets
+        self.livelock_rounds = livelock_rounds
         self._cond = threading.Condition()
         self._drive: Optional[_Drive] = None
         self._installed = False
@@ -184,6 +186,9 @@ class VirtualClock(_clock.Clock):
         for timer_id in list(_timers._active):
             _timers.clearTimeout(timer_id)
         _clock.install(self._previous)
+        # The loop's own timers and tasks set under virtual time (asyncio.sleep, raw
+        # call_later) have virtual deadlines: dropped too, as the docstring says.
+        _loop.call_soon(_drop_loop_work)
         thread = _loop._current
         if thread is not None:
             thread.wake()
@@ -298,7 +303,7 @@ class VirtualClock(_clock.Clock):
         due = deadline is not None and round(deadline * 1e9) <= self._ns
         if events or due or thread.has_ready_work():
             drive.rounds_at_instant += 1
-            if drive.rounds_at_instant > LIVELOCK_ROUNDS:
+            if drive.rounds_at_instant > self.livelock_rounds:
                 raise LivelockError(self._livelock_report(drive))
             return events
         if deadline is None:
@@ -314,6 +319,10 @@ class VirtualClock(_clock.Clock):
         drive.rounds_at_instant = 0
         drive.fires.clear()
         return events
+
+    def on_exit(self) -> None:
+        with self._cond:
+            self._cond.notify_all()  # lockstep() sees _loop.exiting and runs freely
 
     def on_idle(self) -> None:
         with self._cond:
@@ -386,13 +395,27 @@ class VirtualClock(_clock.Clock):
 
     def _livelock_report(self, drive: _Drive) -> str:
         text = (
-            f"virtual time stood still at {self.now_ms():.3f} ms for {LIVELOCK_ROUNDS} rounds "
-            "of the loop: something keeps scheduling work for now"
+            f"virtual time stood still at {self.now_ms():.3f} ms for {self.livelock_rounds} "
+            "rounds of the loop: something keeps scheduling work for now (raise "
+            "VirtualClock(livelock_rounds=...) if that is a long but finite burst)"
         )
         if drive.fires:
             count, what, where = max(drive.fires.values())
             text += f"; busiest: {what}, fired {count} times, set at {where or '?'}"
         return text
+
+
+def _drop_loop_work() -> None:
+    thread = _loop._current
+    if thread is None:
+        return
+    loop: Any = thread.loop
+    for handle in list(loop._scheduled):
+        handle.cancel()
+    import asyncio
+
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
 
 
 def current_virtual_clock() -> Optional[VirtualClock]:
