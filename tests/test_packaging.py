@@ -180,7 +180,10 @@ def test_wheel_declares_the_entry_points(dists: Dists) -> None:
     entry_points = configparser.ConfigParser()
     entry_points.read_string(_wheel_text(dists, "entry_points.txt"))
     assert dict(entry_points["console_scripts"]) == {"taro-udp": "taro_udp._cli:main"}
-    assert dict(entry_points["pytest11"]) == {"taro_udp": "taro_udp.testing.plugin"}
+    assert dict(entry_points["pytest11"]) == {
+        "taro_udp": "taro_udp.testing.plugin",
+        "taro_udp_js": "taro_udp.js.plugin",
+    }
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + 30)

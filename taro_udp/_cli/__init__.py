@@ -1,6 +1,6 @@
 """The ``taro-udp`` command line (also ``python -m taro_udp``), built on the public API.
 
-Commands: ``listen``, ``echo``, ``send``, ``ping`` and ``demo``; ``taro-udp --help``
+Commands: ``listen``, ``echo``, ``send``, ``ping``, ``demo`` and ``run``; ``taro-udp --help``
 documents their output and exit codes. Each command's main thread waits on one
 ``Inbox`` that the socket listeners (on the library's event thread) and Ctrl-C post to.
 """

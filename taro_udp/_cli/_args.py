@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Any, Callable, List, NoReturn, Optional
 
-from . import _demo, _listen, _ping, _send
+from . import _demo, _listen, _ping, _run, _send
 from ._common import EXIT_USAGE
 
 __all__ = ["build_parser", "parse_args"]
@@ -192,6 +192,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     sub.add_argument("--udp6", action="store_true", help="use a udp6 (dual-stack) socket")
 
     command("demo", _demo.run_demo, "two sockets on loopback: every payload kind", DEMO_EPILOG)
+
+    sub = command("run", _run.run_script, "run a mini-program script (JS)", _run.RUN_EPILOG)
+    sub.add_argument("file", metavar="FILE.js", help="the script; require() resolves beside it")
     return parser
 
 

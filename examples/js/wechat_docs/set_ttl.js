@@ -1,0 +1,5 @@
+const udp = wx.createUDPSocket()
+udp.onListening(function () {
+  udp.setTTL(64)
+})
+udp.bind()

@@ -1,0 +1,173 @@
+"""The Python half of ``wx.createUDPSocket`` and the JS timers: taro_udp objects for JS.
+
+Every socket JS creates is a real ``taro_udp.UDPSocket`` (so a ``SimulatedNetwork``, its
+faults and its capture apply unchanged), known to JS by a small id. Every JS listener
+is registered on the socket as a Python listener of its own, so the core's rules hold
+as they are: adding a listener twice, removing one while events are delivered, the
+warning when nobody listens to ``error``, and the report of a listener that threw
+(``"onMessage:fail Error: <message>"``). Timers are taro_udp's, so JS timers, Python
+timers and datagrams run in one order on the event thread (and under its clock).
+"""
+
+# WeChat's names are the API being mirrored.
+# ruff: noqa: N802
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import taro_udp
+from taro_udp import UDPSocket, UDPSocketError
+
+__all__ = ["Bridge"]
+
+Enter = Callable[..., Any]  # engine call: op, args...
+
+_EVENTS = {
+    "message": ("onMessage", "offMessage"),
+    "error": ("onError", "offError"),
+    "listening": ("onListening", "offListening"),
+    "close": ("onClose", "offClose"),
+}
+_SEND_KEYS = ("address", "port", "offset", "length", "setBroadcast", "message", "data")
+
+
+class Bridge:
+    """Sockets and timers made for one JS runtime (event thread only)."""
+
+    def __init__(self, enter: Enter) -> None:
+        self._enter = enter
+        self._ids = itertools.count(1)
+        self.sockets: Dict[int, UDPSocket] = {}
+        self._listeners: Dict[Tuple[int, str, int], Callable[[Any], None]] = {}
+        self.timers: Dict[int, int] = {}  # JS timer id -> taro_udp timer id
+
+    # -- sockets -------------------------------------------------------------------------
+
+    def createUDPSocket(self, kind: Optional[str]) -> int:
+        sock = taro_udp.create_udp_socket(kind)
+        sock_id = next(self._ids)
+        self.sockets[sock_id] = sock
+        sock.onClose(lambda _res: self.sockets.pop(sock_id, None))
+        return sock_id
+
+    def _socket(self, sock_id: object) -> UDPSocket:
+        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        if sock is None:
+            raise TypeError("not a UDPSocket of this runtime")
+        return sock
+
+    def bind(self, sock_id: int, port: Any) -> int:
+        try:
+            return self._socket(sock_id).bind(port)
+        except UDPSocketError:
+            # Reported to onError by the socket; JS gets 0, never a port that was bound.
+            return 0
+
+    def send(self, sock_id: int, option: Dict[str, Any]) -> None:
+        self._socket(sock_id).send(self._option(option))
+
+    def write(self, sock_id: int, option: Dict[str, Any]) -> None:
+        self._socket(sock_id).write(self._option(option))
+
+    def _option(self, given: Dict[str, Any]) -> Dict[str, Any]:
+        option = {key: given[key] for key in _SEND_KEYS if key in given}
+        for key in ("message", "data"):
+            encoded = given.get(key + "$b64")
+            if type(encoded) is str:
+                option[key] = base64.b64decode(encoded)
+        callbacks = given.get("$callbacks")
+        if type(callbacks) is int:
+            for key in given.get("$keys") or ():
+                if key in ("success", "fail"):
+                    option[key] = self._result(callbacks, key)
+            option["complete"] = self._result(callbacks, "complete")  # frees the JS side
+        return option
+
+    def _result(self, callbacks: int, key: str) -> Callable[[Any], None]:
+        def deliver(res: Any) -> None:
+            self._enter("result", callbacks, key, json.dumps(res))
+
+        deliver.__qualname__ = key
+        return deliver
+
+    def connect(self, sock_id: int, option: Dict[str, Any]) -> None:
+        self._socket(sock_id).connect(option)
+
+    def setTTL(self, sock_id: int, ttl: Any) -> None:
+        self._socket(sock_id).setTTL(ttl)
+
+    def close(self, sock_id: int) -> None:
+        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        if sock is not None:
+            sock.close()
+
+    def on(self, sock_id: int, event: str, fn_id: int) -> None:
+        sock = self._socket(sock_id)
+        add, _ = _EVENTS[event]
+        listener = self._listener(event, fn_id)
+        self._listeners[(sock_id, event, fn_id)] = listener
+        getattr(sock, add)(listener)
+
+    def off(self, sock_id: int, event: str, fn_id: Optional[int]) -> None:
+        sock = self.sockets.get(sock_id)
+        _, remove = _EVENTS[event]
+        if fn_id is None:
+            for key in [key for key in self._listeners if key[:2] == (sock_id, event)]:
+                del self._listeners[key]
+            if sock is not None:
+                getattr(sock, remove)()
+            return
+        listener = self._listeners.pop((sock_id, event, fn_id), None)
+        if listener is not None and sock is not None:
+            getattr(sock, remove)(listener)
+
+    def _listener(self, event: str, fn_id: int) -> Callable[[Any], None]:
+        enter = self._enter
+        if event == "message":
+
+            def on_message(res: Any) -> None:
+                payload = {"remoteInfo": res["remoteInfo"], "localInfo": res["localInfo"]}
+                encoded = base64.b64encode(res["message"]).decode("ascii")
+                enter("fire", fn_id, json.dumps(payload), encoded)
+
+            return on_message
+
+        def on_event(res: Any) -> None:
+            enter("fire", fn_id, json.dumps(res), None)
+
+        return on_event
+
+    # -- timers --------------------------------------------------------------------------
+
+    def setTimer(self, delay: float, repeat: bool) -> int:
+        timer_id = next(self._ids)
+        schedule = taro_udp.setInterval if repeat else taro_udp.setTimeout
+        self.timers[timer_id] = schedule(self._fire_timer, delay, timer_id, repeat)
+        return timer_id
+
+    def _fire_timer(self, timer_id: int, repeat: bool) -> None:
+        if not repeat:
+            self.timers.pop(timer_id, None)
+        self._enter("timer", timer_id, not repeat)
+
+    def clearTimer(self, timer_id: int) -> None:
+        taro_id = self.timers.pop(timer_id, None) if type(timer_id) is int else None
+        if taro_id is not None:
+            taro_udp.clearTimeout(taro_id)
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def close_all(self) -> None:
+        """Clear every timer and close every socket of the runtime."""
+        for taro_id in list(self.timers.values()):
+            taro_udp.clearTimeout(taro_id)
+        self.timers.clear()
+        sockets: List[UDPSocket] = list(self.sockets.values())
+        self.sockets.clear()
+        self._listeners.clear()
+        for sock in sockets:
+            sock.close()

@@ -1,0 +1,318 @@
+"""The JS engine: one ``quickjs.Context``, its watchdog and its Promise jobs.
+
+The ``quickjs`` binding (quickjs-ng) runs JS with the GIL released and lets JS call
+Python synchronously. Three of its limits shape this module:
+
+- ``set_time_limit`` forbids every call into Python while set, so it cannot stop a
+  runaway script here. Instead QuickJS's own interrupt handler is installed through
+  ``ctypes`` (the engine exports ``JS_SetInterruptHandler``): every 10,000 JS ticks it
+  reads one deadline, set before each entry into JS (``script_timeout`` seconds of wall
+  clock from then). Past it, the engine throws an uncatchable ``InternalError:
+  interrupted`` and the entry ends with ``RunawayScriptError``; the runtime goes on.
+- The binding has no hook for Promise rejections nobody handles; QuickJS's
+  ``JS_SetHostPromiseRejectionTracker`` is installed the same way, and what is still
+  unhandled once a task's jobs are drained is logged.
+- A context must not be used by two threads at once. Every call here happens on the
+  event thread (which may be a new thread after the old one retired: the binding moves
+  the engine's stack limit to the calling thread on every entry).
+
+If the engine's symbols or layout are not what this module expects, the runtime still
+works, without the watchdog and the rejection log (a warning says so once).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, cast
+
+import quickjs
+
+from .. import _log
+from ._errors import JSError, RunawayScriptError, js_error
+from ._prelude import PRELUDE
+
+__all__ = ["Engine"]
+
+_JS_TAG_STRING = -7
+
+
+class _Function(Protocol):
+    def __call__(self, *args: Any) -> Any: ...
+
+
+class _JSValue(ctypes.Structure):
+    # quickjs.h without NaN boxing (64-bit builds): { union u; int64_t tag; }
+    _fields_ = [("u", ctypes.c_uint64), ("tag", ctypes.c_int64)]
+
+
+_INTERRUPT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_TRACKER = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, _JSValue, _JSValue, ctypes.c_bool, ctypes.c_void_p
+)
+
+
+class _Native:
+    """The few engine functions called through ctypes, or ``None`` if unavailable."""
+
+    def __init__(self) -> None:
+        module = sys.modules.get("_quickjs") or __import__("_quickjs")
+        lib = ctypes.CDLL(str(module.__file__))
+        self.get_opaque = lib.JS_GetRuntimeOpaque
+        self.get_opaque.restype = ctypes.c_void_p
+        self.get_opaque.argtypes = [ctypes.c_void_p]
+        self.set_interrupt = lib.JS_SetInterruptHandler
+        self.set_interrupt.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        self.set_tracker = lib.JS_SetHostPromiseRejectionTracker
+        self.set_tracker.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        self.to_cstring = lib.JS_ToCStringLen2
+        self.to_cstring.restype = ctypes.c_void_p
+        self.to_cstring.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_size_t),
+            _JSValue,
+            ctypes.c_bool,
+        ]
+        self.free_cstring = lib.JS_FreeCString
+        self.free_cstring.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.get_property = lib.JS_GetPropertyStr
+        self.get_property.restype = _JSValue
+        self.get_property.argtypes = [ctypes.c_void_p, _JSValue, ctypes.c_char_p]
+        self.free_value = lib.JS_FreeValue
+        self.free_value.argtypes = [ctypes.c_void_p, _JSValue]
+        self.get_exception = lib.JS_GetException
+        self.get_exception.restype = _JSValue
+        self.get_exception.argtypes = [ctypes.c_void_p]
+
+    def runtime_of(self, context: object) -> Optional[int]:
+        """The ``JSRuntime*`` of a ``quickjs.Context``, checked, or ``None``."""
+        # The binding's object: PyObject_HEAD, then JSRuntime *runtime. The runtime's
+        # opaque pointer is the object itself: that proves the layout is the expected one.
+        address = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+        if not address or self.get_opaque(address) != id(context):
+            return None
+        return address
+
+    def text(self, ctx: int, value: _JSValue) -> Optional[str]:
+        size = ctypes.c_size_t()
+        pointer = self.to_cstring(ctx, ctypes.byref(size), value, False)
+        if not pointer:
+            self.free_value(ctx, self.get_exception(ctx))  # toString threw: forget it
+            return None
+        try:
+            return ctypes.string_at(pointer, size.value).decode("utf-8", "replace")
+        finally:
+            self.free_cstring(ctx, pointer)
+
+    def stack_of(self, ctx: int, value: _JSValue) -> str:
+        stack = self.get_property(ctx, value, b"stack")
+        try:
+            return (self.text(ctx, stack) or "") if stack.tag == _JS_TAG_STRING else ""
+        finally:
+            self.free_value(ctx, stack)
+
+
+_native: Optional[_Native] = None
+_native_failed = False
+
+
+def _load_native() -> Optional[_Native]:
+    global _native, _native_failed
+    if _native is None and not _native_failed:
+        try:
+            _native = _Native()
+        except (OSError, AttributeError, ImportError) as exc:
+            _native_failed = True
+            _log.warning(
+                "taro_udp.js: the engine's interrupt handler is unavailable (%s): a runaway "
+                "script cannot be stopped and unhandled rejections are not logged",
+                exc,
+            )
+    return _native
+
+
+class Engine:
+    """One JS context with the prelude run in it. Event thread only."""
+
+    def __init__(
+        self,
+        host: Callable[[str, str], str],
+        now: Callable[[], float],
+        perf: Callable[[], float],
+        script_timeout: float,
+        memory_limit: Optional[int] = None,
+    ) -> None:
+        self.script_timeout = script_timeout
+        self._deadline = float("inf")
+        self._context: Any = quickjs.Context()
+        if memory_limit:
+            self._context.set_memory_limit(memory_limit)
+        self._rejections: Dict[int, Tuple[str, str]] = {}
+        self._interrupt: Any = None
+        self._tracker: Any = None
+        self._runtime: Optional[int] = None
+        self._install_hooks()
+        self._context.add_callable("__taroHost", host)
+        self._context.add_callable("__taroNow", now)
+        self._context.add_callable("__taroPerf", perf)
+        factory = self._context.eval(PRELUDE)
+        self._dispatch: Optional[_Function] = factory(
+            self._context.get("__taroHost"),
+            self._context.get("__taroNow"),
+            self._context.get("__taroPerf"),
+        )
+        self._context.eval(
+            "delete globalThis.__taroHost; delete globalThis.__taroNow; "
+            "delete globalThis.__taroPerf;"
+        )
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        native = _load_native()
+        if native is None:
+            return
+        runtime = native.runtime_of(self._context)
+        if runtime is None:
+            _log.warning("taro_udp.js: unexpected quickjs layout: no runaway-script watchdog")
+            return
+        self._runtime = runtime
+        self._interrupt = _INTERRUPT(self._on_interrupt)
+        native.set_interrupt(runtime, ctypes.cast(self._interrupt, ctypes.c_void_p), None)
+        self._tracker = _TRACKER(self._on_rejection)
+        native.set_tracker(runtime, ctypes.cast(self._tracker, ctypes.c_void_p), None)
+
+    def _on_interrupt(self, _runtime: int, _opaque: int) -> int:
+        return 1 if time.monotonic() >= self._deadline else 0
+
+    def _on_rejection(
+        self, ctx: int, promise: _JSValue, reason: _JSValue, handled: bool, _opaque: int
+    ) -> None:
+        try:
+            if handled:
+                self._rejections.pop(promise.u, None)
+                return
+            native = _native
+            assert native is not None
+            text = native.text(ctx, reason) or "(a reason that cannot be shown)"
+            self._rejections[promise.u] = (text, native.stack_of(ctx, reason))
+        except BaseException as exc:  # noqa: BLE001 - never raise through C
+            _log.error("taro_udp.js: the rejection tracker failed", exc=exc)
+
+    @property
+    def watchdog(self) -> bool:
+        """Whether a runaway script is stopped (the interrupt handler is installed)."""
+        return self._interrupt is not None
+
+    # -- calls -------------------------------------------------------------------------
+
+    def call(self, op: str, *args: Any) -> Any:
+        """Call the prelude's ``op`` with ``args`` (str/int/float/bool/None); run the jobs.
+
+        Returns the JSON-decoded result; raises ``JSError`` for what the JS threw (or,
+        from the binding, what escaped: interrupted, out of memory) and
+        ``RunawayScriptError`` past the deadline. Promise jobs queued by the call run
+        before this returns, whatever happened.
+        """
+        dispatch = self._dispatch
+        if dispatch is None:
+            raise JSError("the JS runtime is closed")
+        self._deadline = time.monotonic() + self.script_timeout
+        try:
+            try:
+                raw = dispatch(op, *args)
+            except quickjs.JSException as exc:  # uncatchable: interrupted, out of memory
+                raise self._uncatchable(exc) from None
+            finally:
+                self._drain_jobs()
+        finally:
+            self._deadline = float("inf")
+        if not raw:
+            return None
+        if raw[0] == "e":
+            error = json.loads(raw[1:])
+            raise js_error(str(error["name"]), str(error["message"]), str(error["stack"]))
+        return json.loads(raw[1:])
+
+    def run_script(self, source: str) -> Any:
+        """Run ``source`` as a script: its top-level ``const``/``let`` stay global, as
+        between the ``<script>`` files of a page. Returns the completion value as Python
+        (objects through JSON); raises ``JSError``. Promise jobs run before it returns."""
+        if self._dispatch is None:
+            raise JSError("the JS runtime is closed")
+        self._deadline = time.monotonic() + self.script_timeout
+        try:
+            try:
+                value = self._context.eval(source)
+            except quickjs.JSException as exc:
+                raise self._uncatchable(exc) from None
+            finally:
+                self._drain_jobs()
+        finally:
+            self._deadline = float("inf")
+        if isinstance(value, quickjs.Object):
+            return self.call("json", value)
+        if type(value) is float and value.is_integer() and abs(value) <= 2**53:
+            return int(value)  # as JSON would give it: JS has one number type
+        return value
+
+    def _uncatchable(self, exc: BaseException) -> JSError:
+        text = str(exc).split("\n", 1)
+        if text[0] == "InternalError: interrupted":
+            return RunawayScriptError(
+                f"interrupted: the script ran longer than {self.script_timeout:g} s "
+                "(script_timeout)",
+                text[1] if len(text) > 1 else "",
+            )
+        name, _, message = text[0].partition(": ")
+        return js_error(
+            name or "InternalError", message or text[0], text[1] if len(text) > 1 else ""
+        )
+
+    def _drain_jobs(self) -> None:
+        """Run every pending Promise job (the microtask queue) within the deadline."""
+        context = self._context
+        while True:
+            try:
+                if not context.execute_pending_job():
+                    break
+            except quickjs.JSException as exc:
+                error = self._uncatchable(exc)
+                _log.error("taro_udp.js: a Promise job failed: %s: %s", type(error).__name__, error)
+                if isinstance(error, RunawayScriptError):
+                    _log.error(
+                        "taro_udp.js: Promise jobs still ran after %g s: the rest wait for "
+                        "the next task",
+                        self.script_timeout,
+                    )
+                    break
+        self._report_rejections()
+
+    def _report_rejections(self) -> None:
+        if not self._rejections:
+            return
+        unhandled: List[Tuple[str, str]] = list(self._rejections.values())
+        self._rejections.clear()
+        for text, stack in unhandled:
+            _log.error(
+                "taro_udp.js: unhandled promise rejection: %s%s",
+                text,
+                f"\n{stack.rstrip()}" if stack else "",
+            )
+
+    def close(self) -> None:
+        """Drop the context (event thread): nothing of it is used afterwards."""
+        self._dispatch = None
+        native = _native
+        if self._runtime is not None and native is not None:
+            native.set_interrupt(self._runtime, None, None)
+            native.set_tracker(self._runtime, None, None)
+        self._runtime = None
+        # The last reference to the context: the engine is freed here, on this thread.
+        self._context = None
+
+    def memory(self) -> Dict[str, int]:
+        """The engine's memory use (QuickJS's counters)."""
+        return cast(Dict[str, int], self._context.memory())

@@ -1,0 +1,438 @@
+"""``JSRuntime``: a mini-program's JavaScript, run on taro_udp's event thread.
+
+The JS context belongs to the event thread, the mini-program's one JS thread: it is
+made there, and every call into it (a datagram for an ``onMessage`` listener, a timer,
+a ``success`` callback, a page method called by a test) runs there, one at a time, in
+the order taro_udp delivers them. After each of those the engine's Promise jobs are run
+to completion, as a browser runs its microtasks after each task.
+
+The methods of ``JSRuntime`` and ``Page`` may be called from any thread: from another
+one they post the work to the event thread and wait for its result (``timeout``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import posixpath
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
+from urllib.parse import parse_qsl
+
+import taro_udp
+from taro_udp import _clock, _log, _loop
+
+from ._bridge import Bridge
+from ._engine import Engine
+from ._errors import JSError
+
+__all__ = ["ConsoleLine", "JSRuntime", "Page"]
+
+_T = TypeVar("_T")
+_Self = TypeVar("_Self", bound="JSRuntime")
+
+# console.<level> -> logging level on the "taro_udp.js" logger.
+_LEVELS = {
+    "log": logging.INFO,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "debug": logging.DEBUG,
+}
+CONSOLE_LOGGER = "taro_udp.js"
+# Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
+_EVENT_OPS = frozenset({"fire", "result", "timer"})
+
+
+class ConsoleLine(NamedTuple):
+    """One ``console.*`` call: ``level`` is ``"log"``, ``"info"``, ``"warn"``, ``"error"``
+    or ``"debug"``; ``text`` is the formatted line, as Node would print it."""
+
+    level: str
+    text: str
+
+
+def _date_now() -> float:
+    # A float: the binding turns a Python int into a JS int32, which cuts Date.now().
+    return float(_clock.date_now())
+
+
+class _Box:
+    """The result of work posted to the event thread, for the thread that waits."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+    def run(self, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.value = work(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
+            self.error = exc
+        self.done.set()
+
+
+def _from_js(value: Any) -> Any:
+    """JSON from JS to Python values: ``{"$b64": ...}`` (an ``ArrayBuffer``) is ``bytes``."""
+    if type(value) is dict:
+        if len(value) == 1 and type(value.get("$b64")) is str:
+            return base64.b64decode(value["$b64"])
+        return {key: _from_js(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_from_js(item) for item in value]
+    return value
+
+
+class JSRuntime:
+    """A JS context with the mini-program globals around UDP, on the event thread.
+
+    ``root`` is the project's folder (``require`` and pages resolve in it).
+    ``script_timeout`` (seconds of wall clock) bounds each entry into JS: a script still
+    running then is interrupted (``RunawayScriptError``, or reported as a listener
+    failure) and the runtime goes on. ``on_console(line)`` sees every console line as it
+    is written (on the event thread); they are also kept in ``console`` and logged on
+    the ``taro_udp.js`` logger. ``timeout`` bounds how long a method called from another
+    thread waits for the event thread.
+    """
+
+    def __init__(
+        self,
+        root: Union[str, Path, None] = None,
+        *,
+        script_timeout: float = 5.0,
+        memory_limit: Optional[int] = 256 * 1024 * 1024,
+        on_console: Optional[Callable[[ConsoleLine], object]] = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.root = Path(root).resolve() if root is not None else None
+        self.timeout = timeout
+        self.console: List[ConsoleLine] = []
+        self._on_console = on_console
+        self._stubs: Dict[str, Callable[..., Any]] = {}
+        self._watchers: List[Callable[[], None]] = []
+        self._watching = False
+        self._closed = False
+        self._logger = logging.getLogger(CONSOLE_LOGGER)
+        self._bridge = Bridge(self._enter)
+        self._ops: Dict[str, Callable[..., Any]] = {
+            "createUDPSocket": self._bridge.createUDPSocket,
+            "bind": self._bridge.bind,
+            "send": self._bridge.send,
+            "write": self._bridge.write,
+            "connect": self._bridge.connect,
+            "setTTL": self._bridge.setTTL,
+            "close": self._bridge.close,
+            "on": self._bridge.on,
+            "off": self._bridge.off,
+            "setTimer": self._bridge.setTimer,
+            "clearTimer": self._bridge.clearTimer,
+            "console": self._console,
+            "resolve": self._resolve,
+            "stub": self._call_stub,
+        }
+        self._engine: Optional[Engine] = None
+        self._on_loop(self._create, script_timeout, memory_limit)
+
+    def _create(self, script_timeout: float, memory_limit: Optional[int]) -> None:
+        self._engine = Engine(
+            self._host, _date_now, _clock.performance_now, script_timeout, memory_limit
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<JSRuntime {state} root={str(self.root) if self.root else None!r}>"
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    # -- the event thread ----------------------------------------------------------------
+
+    def _on_loop(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Run ``work(*args)`` on the event thread and return its result (any thread)."""
+        if _loop.in_event_thread():
+            return work(*args)
+        box = _Box()
+        taro_udp.call_soon(box.run, work, args)
+        if not box.done.wait(self.timeout):
+            raise TimeoutError(f"the event thread did not run the JS call within {self.timeout} s")
+        if box.error is not None:
+            raise box.error
+        result: _T = box.value
+        return result
+
+    def _enter(self, op: str, *args: Any) -> Any:
+        """Call into JS (event thread), then let the waiters look at the new state."""
+        engine = self._engine
+        if engine is None:
+            if op in _EVENT_OPS:
+                return None  # closed: events still queued for its sockets go nowhere
+            raise JSError("the JS runtime is closed")
+        try:
+            return engine.call(op, *args)
+        except JSError as exc:
+            if sys.version_info < (3, 11) and exc.stack:  # no notes in the traceback
+                _log.error("taro_udp.js: %s: %s\n%s", type(exc).__name__, exc, exc.stack)
+            raise
+        finally:
+            self._notify_watchers()
+
+    def _notify_watchers(self) -> None:
+        if self._watchers and not self._watching:
+            self._watching = True  # a predicate that reads page.data enters JS too
+            try:
+                for watcher in list(self._watchers):
+                    watcher()
+            finally:
+                self._watching = False
+
+    def _host(self, op: str, text: str) -> str:
+        # Every call from JS into Python. Nothing may escape into the binding (it would
+        # become a SystemError): the JS side turns "e" + JSON into a thrown Error.
+        try:
+            args = json.loads(text) if text else []
+            result = self._ops[op](*args)
+            return "o" if result is None else "o" + json.dumps(result)
+        except BaseException as exc:  # noqa: BLE001 - thrown in JS instead
+            name = "TypeError" if isinstance(exc, (TypeError, ValueError)) else "Error"
+            try:
+                message = str(exc) or type(exc).__name__
+            except BaseException:  # noqa: BLE001 - a hostile __str__
+                message = type(exc).__name__
+            return "e" + json.dumps({"name": name, "message": message})
+
+    def _console(self, level: str, text: str) -> None:
+        line = ConsoleLine(level, text)
+        self.console.append(line)
+        self._logger.log(_LEVELS.get(level, logging.INFO), "%s", text)
+        if self._on_console is not None:
+            self._on_console(line)
+
+    def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
+        if self.root is None:
+            raise FileNotFoundError("require: this runtime has no project root")
+        base = "" if path.startswith("/") else directory
+        relative = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
+        if relative == ".." or relative.startswith("../"):
+            raise FileNotFoundError(f"require: {path!r} is outside the project root")
+        for candidate in (relative, relative + ".js", relative + ".json", relative + "/index.js"):
+            file = self.root / candidate
+            if file.is_file():
+                return {
+                    "path": candidate,
+                    "dir": posixpath.dirname(candidate),
+                    "source": file.read_text(encoding="utf-8"),
+                }
+        if optional:
+            return None
+        raise FileNotFoundError(f"Cannot find module '{path}' from '/{directory}'")
+
+    def _call_stub(self, name: str, args: List[Any]) -> Any:
+        stub = self._stubs.get(name)
+        if stub is None:
+            raise TypeError(f"wx.{name} is not provided")
+        return stub(*args)
+
+    # -- the Python API ------------------------------------------------------------------
+
+    def eval(self, source: str) -> Any:
+        """Run ``source`` as a script and return its completion value as Python.
+
+        Its top-level declarations stay global (a later ``eval`` sees them). Objects and
+        arrays come back as dicts and lists (through JSON), an ``ArrayBuffer`` as
+        ``bytes``; what JS throws is raised as ``JSError``. A string value is cut at its
+        first NUL by the binding: return it inside an array or object to keep it whole.
+        """
+        return _from_js(self._on_loop(self._run_script, source))
+
+    def _run_script(self, source: str) -> Any:
+        engine = self._engine
+        if engine is None:
+            raise JSError("the JS runtime is closed")
+        try:
+            return engine.run_script(source)
+        finally:
+            self._notify_watchers()
+
+    def require(self, path: str) -> Any:
+        """``require(path)`` from the project root; returns ``module.exports`` as Python."""
+        return _from_js(self._on_loop(self._call, "require", path))
+
+    def run_file(self, path: Union[str, Path]) -> None:
+        """Run a JS file as the main module: its folder becomes the project root."""
+        file = Path(path).resolve()
+        if self.root is None:
+            self.root = file.parent
+        self._on_loop(self._call, "require", "/" + file.relative_to(self.root).as_posix())
+
+    def launch(self, query: Optional[Dict[str, Any]] = None) -> None:
+        """Run ``app.js`` (if the project has one): ``App()``'s ``onLaunch``, ``onShow``."""
+        self._on_loop(self._call, "launch", json.dumps(dict(query or {})))
+
+    def open_page(self, route: str, query: Optional[Dict[str, Any]] = None) -> Page:
+        """Open the page at ``route`` (``"pages/index/index"``, ``"...?id=3"`` too).
+
+        Loads the route's file (which calls ``Page({...})`` or ``Component({...})``),
+        makes the page with a copy of its ``data``, then runs ``onLoad(query)``,
+        ``onShow()`` and ``onReady()``. Query values are strings, as in WeChat.
+        """
+        route, _, text = route.lstrip("/").partition("?")
+        options: Dict[str, Any] = dict(parse_qsl(text))
+        options.update({key: str(value) for key, value in (query or {}).items()})
+        index = self._on_loop(self._call, "open", route, json.dumps(options))
+        return Page(self, route, int(index))
+
+    def _call(self, op: str, *args: Any) -> Any:
+        return self._enter(op, *args)
+
+    def stub(
+        self, name: str, fn: Optional[Callable[..., Any]] = None, *, js: Optional[str] = None
+    ) -> None:
+        """Provide ``wx.<name>``, with a Python function or with JS source.
+
+        A Python ``fn`` gets the JS arguments as Python values (functions left out) and
+        returns a JSON-able value. For a ``...Sync`` API the value is returned to JS (an
+        exception is thrown there as an ``Error``); for any other, the JS callbacks run
+        as WeChat runs them: ``success(value)`` (``{"errMsg": "<name>:ok"}`` for
+        ``None``) or ``fail({"errMsg": "<name>:fail <exception text>"})``, then
+        ``complete``; with no callback the call returns a Promise. ``js`` is the source of
+        a JS function used as it is (``js="(opt) => opt.success({confirm: true})"``).
+        """
+        if (fn is None) == (js is None):
+            raise TypeError("stub() takes a Python function or js= source, one of them")
+        if fn is not None:
+            if not callable(fn):
+                raise TypeError("stub() fn must be callable")
+            self._stubs[name] = fn
+        self._on_loop(self._call, "stub", name, js)
+
+    def unstub(self, name: str) -> None:
+        """Take ``wx.<name>`` away again: calling it throws ``TypeError`` once more."""
+        self._stubs.pop(name, None)
+        self._on_loop(self._call, "unstub", name)
+
+    def console_text(self, level: Optional[str] = None) -> List[str]:
+        """The console lines so far (of one level, if given), as text."""
+        return [line.text for line in list(self.console) if level is None or line.level == level]
+
+    def run(self, timeout: Optional[float] = None) -> None:
+        """Wait until the program is idle: no socket open, no timer pending (``taro_udp.run``)."""
+        taro_udp.run(None, timeout=timeout)
+
+    def run_until(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` is true; it runs on the event thread, after every
+        entry into JS and every 10 ms of the loop's clock. ``TimeoutError`` after
+        ``timeout`` seconds (an exception from ``predicate`` is raised here)."""
+        done = threading.Event()
+        failure: List[BaseException] = []
+
+        def check() -> None:
+            if done.is_set():
+                return
+            try:
+                if predicate():
+                    done.set()
+            except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
+                failure.append(exc)
+                done.set()
+
+        def start() -> int:
+            self._watchers.append(check)
+            check()
+            return taro_udp.setInterval(check, 10)
+
+        timer = self._on_loop(start)
+        try:
+            if not done.wait(timeout):
+                raise TimeoutError(f"run_until(): the condition was not met within {timeout} s")
+        finally:
+            self._on_loop(self._stop_watching, check, timer)
+        if failure:
+            raise failure[0]
+
+    def _stop_watching(self, check: Callable[[], None], timer: int) -> None:
+        taro_udp.clearInterval(timer)
+        if check in self._watchers:
+            self._watchers.remove(check)
+
+    def memory(self) -> Dict[str, int]:
+        """The JS engine's memory counters (QuickJS's ``JS_ComputeMemoryUsage``)."""
+        return self._on_loop(self._memory)
+
+    def _memory(self) -> Dict[str, int]:
+        if self._engine is None:
+            return {}
+        return self._engine.memory()
+
+    @property
+    def watchdog(self) -> bool:
+        """Whether a runaway script is interrupted after ``script_timeout``."""
+        return self._engine is not None and self._engine.watchdog
+
+    def close(self) -> None:
+        """Clear the runtime's timers, close its sockets and free the JS context.
+
+        Idempotent. Events still queued for its sockets are dropped.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._on_loop(self._teardown)
+
+    def _teardown(self) -> None:
+        self._bridge.close_all()
+        self._watchers.clear()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class Page:
+    """An open page (or component) of a ``JSRuntime``: its ``data`` and its methods."""
+
+    def __init__(self, runtime: JSRuntime, route: str, index: int) -> None:
+        self.runtime = runtime
+        self.route = route
+        self._index = index
+
+    def __repr__(self) -> str:
+        return f"<Page {self.route}>"
+
+    @property
+    def data(self) -> Dict[str, Any]:
+        """A copy of the page's ``data``, as Python values (read on the event thread)."""
+        value = _from_js(self.runtime._on_loop(self.runtime._enter, "data", self._index))
+        return value if isinstance(value, dict) else {}
+
+    def call(self, method: str, event: Optional[Dict[str, Any]] = None) -> Any:
+        """Call the page's ``method`` with an event object, as a tap or an input does.
+
+        ``event`` is JSON-able (``{"detail": {"value": "x"}, "currentTarget": {"dataset":
+        {...}}}``); returns what the method returned, as Python. What it throws is raised
+        as ``JSError``.
+        """
+        return _from_js(
+            self.runtime._on_loop(
+                self.runtime._enter, "method", self._index, method, json.dumps(event or {})
+            )
+        )
+
+    def close(self) -> None:
+        """Run ``onHide``/``onUnload`` and forget the page."""
+        self.runtime._on_loop(self.runtime._enter, "closePage", self._index)

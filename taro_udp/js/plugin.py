@@ -1,0 +1,52 @@
+"""The ``js_runtime`` pytest fixture: run a mini-program's JavaScript in a test.
+
+Loaded through taro_udp's second ``pytest11`` entry point (``taro_udp_js``) or with
+``-p taro_udp.js.plugin``. Importing it imports nothing but pytest; the engine is
+imported when a test asks for the fixture, and a test on Python < 3.10 or without the
+``quickjs-ng`` package is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, List, Union
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._runtime import JSRuntime
+
+__all__ = ["JSRuntimeFactory", "js_runtime"]
+
+
+class JSRuntimeFactory:
+    """``js_runtime(root, **options)`` makes a ``JSRuntime``; all are closed after the test."""
+
+    def __init__(self) -> None:
+        self.runtimes: List[JSRuntime] = []
+
+    def __call__(self, root: Union[str, Path, None] = None, **options: Any) -> JSRuntime:
+        from ._runtime import JSRuntime
+
+        runtime = JSRuntime(root, **options)
+        self.runtimes.append(runtime)
+        return runtime
+
+    def close_all(self) -> None:
+        for runtime in self.runtimes:
+            runtime.close()
+
+
+@pytest.fixture
+def js_runtime() -> Iterator[JSRuntimeFactory]:
+    """A factory of JS runtimes closed at teardown: ``runtime = js_runtime("miniprogram")``.
+
+    Takes ``JSRuntime``'s arguments (``root``, ``script_timeout``, ``on_console``...).
+    Request ``simulated_network`` first to put the JS's sockets on a simulated network.
+    """
+    pytest.importorskip("quickjs", reason="taro_udp.js needs quickjs-ng (Python 3.10+)")
+    factory = JSRuntimeFactory()
+    try:
+        yield factory
+    finally:
+        factory.close_all()

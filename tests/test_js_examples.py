@@ -1,0 +1,188 @@
+"""examples/js: WeChat's UDPSocket samples, the discovery routine and a page, run as they are.
+
+The samples' peer, 192.168.193.2:8848, is on the author's LAN: on the simulated network
+their datagram is recorded with its fate (nobody is there), which is what is asserted.
+The discovery routine finds every Python ``Device`` through 30% loss; the page
+exchanges datagrams with a Python device fake and shows the answers in ``data``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Dict, List
+
+import pytest
+
+if sys.version_info < (3, 10):  # pragma: no cover
+    pytest.skip("taro_udp.js needs Python 3.10+ (quickjs-ng)", allow_module_level=True)
+pytest.importorskip("quickjs", reason="taro_udp.js needs the quickjs-ng package")
+
+import taro_udp
+from taro_udp.js.plugin import JSRuntimeFactory
+from taro_udp.testing import SimulatedNetwork
+
+from ._helpers import WAIT
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+JS = EXAMPLES / "js"
+
+
+def _sample(name: str) -> str:
+    return (JS / "wechat_docs" / name).read_text(encoding="utf-8")
+
+
+def _to_lan_peer(network: SimulatedNetwork) -> List[Any]:
+    return [
+        record
+        for record in network.datagrams
+        if str(record.destination[0]) == "192.168.193.2" and record.destination[1] == 8848
+    ]
+
+
+def test_bind_send_sample(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    runtime = js_runtime()
+    runtime.eval(_sample("bind_send.js"))
+    assert isinstance(runtime.eval("port"), int)
+    assert runtime.eval("port") > 0
+    runtime.run_until(lambda: _to_lan_peer(simulated_network), timeout=WAIT)
+    [record] = _to_lan_peer(simulated_network)
+    assert record.payload == b"hello, how are you"
+
+
+def test_connect_write_sample(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    runtime = js_runtime()
+    runtime.eval(_sample("connect_write.js"))
+    runtime.run_until(lambda: _to_lan_peer(simulated_network), timeout=WAIT)
+    [record] = _to_lan_peer(simulated_network)
+    assert record.payload == b"hello, how are you"
+
+
+def test_set_ttl_sample(simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory) -> None:
+    runtime = js_runtime()
+    runtime.eval(_sample("set_ttl.js"))
+    # Posted after the sample's listening event: this runs once setTTL(64) has been called.
+    runtime.eval(
+        "udp.onError((err) => console.error(err.errMsg)); "
+        "udp.onClose(() => console.log('closed')); setTimeout(() => udp.close(), 0)"
+    )
+    runtime.run(timeout=WAIT)
+    assert runtime.console_text() == ["closed"]
+
+
+def _discovery_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("discovery_example_js", EXAMPLES / "discovery.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("simulated_network", [{"seed": 1, "loss": 0.3}], indirect=True)
+def test_discovery_finds_every_device_through_30_percent_loss(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    devices = [_discovery_example().Device(name) for name in ("lamp", "plug", "speaker")]
+    try:
+        runtime = js_runtime(JS / "discovery")
+        runtime.eval((JS / "discovery" / "discovery.js").read_text(encoding="utf-8"))
+        runtime.eval(
+            "var found = null; discover((devices) => { found = devices }, "
+            "{ expected: 3, attempts: 10, interval: 50 })"
+        )
+        runtime.run_until(lambda: runtime.eval("found !== null"), timeout=WAIT)
+        found: Dict[str, Any] = runtime.eval("found")
+    finally:
+        for device in devices:
+            device.close()
+    assert sorted(found) == ["lamp", "plug", "speaker"]
+    assert found["lamp"]["name"] == "device lamp"
+    fates = [record.fate for record in simulated_network.datagrams]
+    assert "dropped" in fates  # the loss was real: the retries found them anyway
+
+
+class _DeviceFake:
+    """The device the page talks to: answers {cmd, seq} with {seq, state}, from Python."""
+
+    def __init__(self) -> None:
+        self.requests: List[Dict[str, Any]] = []
+        self.sock = taro_udp.create_udp_socket()
+        self.sock.onMessage(self._answer)
+        self.port = self.sock.bind(address="127.0.0.2")
+
+    def _answer(self, res: taro_udp.OnMessageCallbackResult) -> None:
+        request = json.loads(res["message"])
+        self.requests.append(request)
+        if len(self.requests) == 1:
+            return  # the first request is "lost": the page retries
+        reply = {"seq": request["seq"], "state": "on"}
+        info = res["remoteInfo"]
+        self.sock.send(
+            {"address": info["address"], "port": info["port"], "message": json.dumps(reply)}
+        )
+
+
+def test_a_page_exchanges_datagrams_with_a_python_device(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    device = _DeviceFake()
+    try:
+        runtime = js_runtime(JS / "page")
+        runtime.launch()
+        assert runtime.console_text() == ["app launched"]
+        page = runtime.open_page(f"pages/device/device?address=127.0.0.2&port={device.port}")
+        assert page.data["status"] == "ready"
+        assert page.data["port"] > 0
+        page.call("onTapPing", {"currentTarget": {"dataset": {"command": "state"}}})
+        runtime.run_until(lambda: page.data["status"] == "online", timeout=WAIT)
+        data = page.data
+        assert data["replies"] == [{"seq": 1, "state": "on"}]
+        assert data["last"] == {"state": "on"}
+        assert data["sent"] >= 2  # the retry after the first request went unanswered
+        assert [request["cmd"] for request in device.requests][:2] == ["state", "state"]
+        assert runtime.eval("getApp().globalData.lastDevice.address") == "127.0.0.2"
+        assert runtime.eval("getCurrentPages().length") == 1
+        page.close()
+    finally:
+        device.sock.close()
+
+
+def test_taro_udp_run_runs_a_script_until_it_is_idle() -> None:
+    env = dict(os.environ, TARO_UDP_BIND_ADDRESS="127.0.0.1")
+    done = subprocess.run(
+        [sys.executable, "-m", "taro_udp", "run", str(JS / "echo_once.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("received pong from port ")
+    assert lines[1] == "closed"
+
+
+def test_taro_udp_run_reports_an_uncaught_error(tmp_path: Path) -> None:
+    script = tmp_path / "bad.js"
+    script.write_text("console.log('before')\nnull.x\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "taro_udp", "run", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == "before\n"
+    assert "run: error: Uncaught TypeError: cannot read property 'x' of null" in done.stderr
