@@ -88,7 +88,9 @@ def _discovery_example() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("simulated_network", [{"seed": 1, "loss": 0.3}], indirect=True)
+@pytest.mark.parametrize(
+    "simulated_network", [{"seed": 1, "loss": 0.3, "virtual_time": True}], indirect=True
+)
 def test_discovery_finds_every_device_through_30_percent_loss(
     simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
 ) -> None:
@@ -186,3 +188,18 @@ def test_taro_udp_run_reports_an_uncaught_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout == "before\n"
     assert "run: error: Uncaught TypeError: cannot read property 'x' of null" in done.stderr
+
+
+def test_the_readme_example_passes(
+    simulated_network: SimulatedNetwork,
+    js_runtime: JSRuntimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Running the mini-program's JavaScript")
+    body = readme.index("```python\n", start) + len("```python\n")
+    namespace: Dict[str, Any] = {}
+    exec(compile(readme[body : readme.index("```", body)], "README.md", "exec"), namespace)
+    monkeypatch.chdir(root)  # the example names its project root relative to the checkout
+    namespace["test_device_page"](simulated_network, js_runtime)

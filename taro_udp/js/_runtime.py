@@ -166,6 +166,9 @@ class JSRuntime:
             return work(*args)
         box = _Box()
         taro_udp.call_soon(box.run, work, args)
+        clock: Any = _clock.current
+        if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
+            clock.run_until(box.done.is_set, None, "the JS call")
         if not box.done.wait(self.timeout):
             raise TimeoutError(f"the event thread did not run the JS call within {self.timeout} s")
         if box.error is not None:
@@ -335,6 +338,12 @@ class JSRuntime:
         """Wait until ``predicate()`` is true; it runs on the event thread, after every
         entry into JS and every 10 ms of the loop's clock. ``TimeoutError`` after
         ``timeout`` seconds (an exception from ``predicate`` is raised here)."""
+        clock: Any = _clock.current
+        if clock.virtual and not _loop.in_event_thread():
+            # A drive of the virtual clock: the predicate runs on the event thread between
+            # rounds, and ``timeout`` counts virtual seconds.
+            clock.run_until(lambda: bool(predicate()), timeout, "run_until()'s condition")
+            return
         done = threading.Event()
         failure: List[BaseException] = []
 

@@ -230,13 +230,11 @@ class VirtualClock(_clock.Clock):
             )
         if not self._installed:
             raise RuntimeError("this VirtualClock is not installed")
-        if drive.satisfied():
-            return
         with self._cond:
             if self._drive is not None:
                 raise RuntimeError("another drive of this clock is running")
             thread = _loop._current
-            if thread is None:
+            if thread is None:  # nothing can happen: judge the predicate here and now
                 self._finish_idle(drive)
             else:
                 self._drive = drive
