@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
+from pathlib import Path
+from types import ModuleType
 from typing import Callable, Tuple
 
 from taro_udp import UDPSocket, _loop
@@ -11,7 +14,14 @@ from taro_udp.testing import SocketFactory
 from taro_udp.testing._recorder import DEFAULT_TIMEOUT as WAIT
 from taro_udp.testing._recorder import Recorder
 
-__all__ = ["WAIT", "EventThreadGate", "Recorder", "has_ipv6_loopback", "receiver"]
+__all__ = [
+    "WAIT",
+    "EventThreadGate",
+    "Recorder",
+    "has_ipv6_loopback",
+    "load_example",
+    "receiver",
+]
 
 
 class EventThreadGate:
@@ -59,3 +69,14 @@ def has_ipv6_loopback() -> bool:
         return True
     except OSError:
         return False
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` (the examples are scripts, not a package)."""
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -13,11 +13,8 @@ is over (the fixture closes them again at teardown, in case a test failed first)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
@@ -25,20 +22,9 @@ import pytest
 import taro_udp
 from taro_udp.testing import SimulatedNetwork
 
-from ._helpers import WAIT
+from ._helpers import WAIT, load_example
 
-
-def _load_example() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "examples" / "discovery.py"
-    spec = importlib.util.spec_from_file_location("discovery_example", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_example = _load_example()
+_example = load_example("discovery")
 discover: Callable[..., Dict[str, Dict[str, Any]]] = _example.discover
 start_discovery: Callable[..., None] = _example.start_discovery
 close_all: Callable[[List[Any]], Callable[[object], None]] = _example.close_all

@@ -9,10 +9,7 @@ returned once every socket is closed and no timer is left, or raises what it rai
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -20,20 +17,9 @@ import pytest
 import taro_udp
 from taro_udp.testing import SimulatedNetwork
 
-from ._helpers import WAIT
+from ._helpers import WAIT, load_example
 
-
-def _load_example() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "examples" / "promise_retry.py"
-    spec = importlib.util.spec_from_file_location("promise_retry_example", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_example = _load_example()
+_example = load_example("promise_retry")
 DeviceClient: Any = _example.DeviceClient
 FakeDevice: Any = _example.FakeDevice
 NoReplyError: Any = _example.NoReplyError
