@@ -477,14 +477,18 @@ class UDPSocket:
 
     def _on_readable(self, stashed: Optional[Received] = None) -> None:
         # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
+        # Deliveries may nest (a send's result run from inside one resumes reading):
+        # close() waits for the outermost to end.
+        outermost = not self._delivering
         self._delivering = True
         try:
             self._drain(stashed)
         finally:
-            self._delivering = False
-            waiter = self._close_waiter
-            if waiter is not None:
-                waiter.set()
+            if outermost:
+                self._delivering = False
+                waiter = self._close_waiter
+                if waiter is not None:
+                    waiter.set()
 
     def _drain(self, stashed: Optional[Received]) -> None:
         # The hot path of receiving: locals for everything looked up per datagram.

@@ -410,7 +410,7 @@ t0 = time.monotonic()
 other.onError(lambda r: None)
 other.send({"address": "127.0.0.1", "port": 0, "message": b"x", "complete": lambda r: done.set()})
 ok = done.wait(20)
-print("RESULT " + json.dumps({"delivered": ok, "seconds": time.monotonic() - t0}))
+print("RESULT " + json.dumps({"delivered": ok, "seconds": time.monotonic() - t0}), flush=True)
 import os; os._exit(0)
 """
 

@@ -406,7 +406,7 @@ with SimulatedNetwork() as net:
     os.close(write)
     child = json.loads(os.read(read, 4096).decode())
     os.waitpid(pid, 0)
-    print("RESULT " + json.dumps({"parent": parent, **child}))
+    print("RESULT " + json.dumps({"parent": parent, **child}), flush=True)
     os._exit(0)
 """
 
