@@ -151,10 +151,14 @@ def run_python(
     prefix: Sequence[str] = (),
     env: Optional[Dict[str, str]] = None,
     args: Sequence[str] = (),
+    clean: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter (``sys.executable``); killed on timeout."""
+    """Run ``code`` in a fresh interpreter (``sys.executable``); killed on timeout.
+
+    ``env`` is added to this process's environment, or with ``clean=True`` replaces it.
+    """
     command: List[str] = [*prefix, sys.executable, "-c", code, *args]
-    full_env = dict(os.environ)
+    full_env = {} if clean else dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("PYTHONFAULTHANDLER", "1")
     return subprocess.run(
