@@ -4,9 +4,10 @@ This is the mini-program's single JS thread. It runs an asyncio event loop (a
 ``SelectorEventLoop`` subclass, in ``_eventloop``, imported when the first thread
 starts), so timers are ``call_at`` handles, Promises are futures, ported ``async`` code
 runs as tasks, and ``loop.time()`` is the one clock (``_clock``). This module holds
-what outlives one life of the thread: the inbox, the current thread, the locks. Sockets do not use asyncio's transports, which cost twice the round trip:
-each socket's fd is a plain reader that reads *and* delivers its datagrams on this
-thread, with no hand-off.
+what outlives one life of the thread: the inbox, the current thread, the locks.
+Sockets do not use asyncio's transports, which cost twice the round trip: each
+socket's fd is a plain reader that reads *and* delivers its datagrams on this thread,
+with no hand-off.
 
 Work posted by any thread (listening, close, send results, errors, timers armed from
 another thread) goes into one FIFO, ``_inbox``. Posting takes no lock: a deque append,
