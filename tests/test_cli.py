@@ -22,7 +22,7 @@ from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
 import pytest
 
 from taro_udp import LocalInfo, RemoteInfo
-from taro_udp._cli._common import message_record
+from taro_udp._cli._common import Inbox, message_record
 from taro_udp._cli._ping import Progress, format_statistics, nearest_rank
 
 from ._helpers import has_ipv6_loopback
@@ -314,6 +314,45 @@ def test_sigint_stops_a_send_loop_with_exit_0_and_a_summary() -> None:
             ]
         peer.proc.send_signal(signal.SIGINT)
         assert peer.finish() == 0
+
+
+def _blocked_in_inbox_get(thread: threading.Thread) -> bool:
+    """Whether ``thread`` sleeps inside ``Inbox.get`` (its wait, not on its way there)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    if frame is None or frame.f_code.co_name != "get":
+        return False
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+    except OSError:  # no /proc: the frame is the best evidence there is
+        return True
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_ctrl_c_taken_by_another_thread_still_wakes_a_command_waiting_for_its_next_item() -> None:
+    # The kernel hands a process's SIGINT to any of its threads, and Python runs the
+    # handler on the main thread only when that thread next runs: a command asleep in its
+    # wait (listen between datagrams, send between --interval ticks) must still wake at
+    # once. Here the signal lands on a helper thread while the main thread waits.
+    main = threading.main_thread()
+    assert threading.current_thread() is main, "pytest runs tests on the main thread"
+    interrupted = threading.Event()
+
+    def interrupt() -> None:
+        for _ in range(int(WAIT / 0.001)):  # bounded: WAIT seconds at most
+            if _blocked_in_inbox_get(main):
+                break
+            interrupted.wait(0.001)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        interrupted.set()
+
+    with Inbox() as inbox, inbox.stop_on_sigint():
+        helper = threading.Thread(target=interrupt, daemon=True)
+        helper.start()
+        item = inbox.get(5.0)
+        helper.join(WAIT)
+        assert interrupted.is_set(), "the helper never sent its SIGINT"
+        assert item == ("stop", None), f"the wait missed the Ctrl-C and returned {item!r}"
 
 
 # -- errors: one line, non-zero exit, never a traceback -------------------------------------

@@ -27,9 +27,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "taro-udp") -> int:
     """
     args = parse_args(prog, argv)
     out = Console(f"{prog} {args.command}")
-    inbox = Inbox()
     try:
-        with inbox.stop_on_sigint():
+        with Inbox() as inbox, inbox.stop_on_sigint():
             code: int = args.run(args, out, inbox)
             return code
     except CliError as exc:

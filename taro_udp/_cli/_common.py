@@ -8,14 +8,17 @@ callbacks (on the library's event thread) and Ctrl-C (a signal handler) all post
 from __future__ import annotations
 
 import base64
+import collections
 import os
-import queue
+import select
 import signal
+import socket
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from types import FrameType
-from typing import IO, Any, Dict, Iterator, Optional, Tuple
+from typing import IO, Any, Deque, Dict, Iterator, Optional, Tuple
 
 from .. import (
     OnErrorCallbackResult,
@@ -76,26 +79,64 @@ class CliError(Exception):
 class Inbox:
     """The one place a command's main thread waits: listeners and Ctrl-C post here.
 
-    ``queue.SimpleQueue.put`` is reentrant, so the SIGINT handler may post while the main
-    thread is itself inside ``get`` (a ``queue.Queue`` could deadlock there).
+    Items go into a deque; each post also writes a wake-up byte to a socket pair, and
+    the main thread waits in ``select()`` on its other end. Ctrl-C wakes it the same
+    way: ``stop_on_sigint`` makes that socket the signal module's wake-up fd, which the
+    interpreter writes to from its C-level handler, in whichever thread the signal
+    lands and at whatever point. (A plain blocking ``queue.get`` can miss a signal that
+    arrives just before it blocks, or on another thread, until its timeout ends.)
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._items: Deque[Item] = collections.deque()
+        try:
+            self._wake_r, self._wake_w = socket.socketpair()
+        except OSError as exc:  # no fd left
+            raise CliError(f"cannot start: {exc.strerror or exc}") from None
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self.interrupted = False
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the wake-up sockets; items posted afterwards wait without waking anyone."""
+        self._wake_r.close()
+        self._wake_w.close()
 
     def put(self, kind: str, payload: Any = None) -> None:
         """Post an item; safe from any thread and from a signal handler."""
-        self._queue.put((kind, payload))
+        self._items.append((kind, payload))
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full: a wake-up is pending already; closed: nobody waits
+            pass
 
     def get(self, timeout: Optional[float] = None) -> Optional[Item]:
         """The next item, or ``None`` once ``timeout`` seconds passed without one."""
-        if timeout is not None and timeout <= 0:
-            timeout = 0.0
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            # Each item is appended before its wake-up byte is sent, so once the bytes
+            # are read, every item they announced is in the deque.
+            try:
+                return self._items.popleft()
+            except IndexError:
+                pass
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+            select.select([self._wake_r], [], [], remaining)
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except OSError:  # nothing more to read (BlockingIOError)
+                pass
 
     @contextmanager
     def stop_on_sigint(self) -> Iterator[None]:
@@ -115,9 +156,11 @@ class Inbox:
             self.put("stop")
 
         previous = signal.signal(signal.SIGINT, on_sigint)
+        previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         try:
             yield
         finally:
+            signal.set_wakeup_fd(previous_fd)
             # None: a handler installed from C, which Python cannot reinstall.
             signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
