@@ -319,7 +319,9 @@ def test_sigint_stops_a_send_loop_with_exit_0_and_a_summary() -> None:
 def _blocked_in_inbox_get(thread: threading.Thread) -> bool:
     """Whether ``thread`` sleeps inside ``Inbox.get`` (its wait, not on its way there)."""
     frame = sys._current_frames().get(thread.ident or 0)
-    if frame is None or frame.f_code.co_name != "get":
+    while frame is not None and frame.f_code is not Inbox.get.__code__:
+        frame = frame.f_back
+    if frame is None:
         return False
     try:
         with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
@@ -353,6 +355,30 @@ def test_ctrl_c_taken_by_another_thread_still_wakes_a_command_waiting_for_its_ne
         helper.join(WAIT)
         assert interrupted.is_set(), "the helper never sent its SIGINT"
         assert item == ("stop", None), f"the wait missed the Ctrl-C and returned {item!r}"
+
+
+def test_the_inbox_waits_on_descriptors_above_select_s_limit_of_1024() -> None:
+    # A command that opened many sockets still waits on its inbox (select() would refuse).
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    filler: List[int] = []
+    try:
+        while not filler or filler[-1] < 1030:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        with Inbox() as inbox:
+            assert inbox._wake_r.fileno() > 1024
+            assert inbox.get(0.01) is None  # a wait that times out
+            poster = threading.Thread(target=inbox.put, args=("result", 7))
+            poster.start()
+            assert inbox.get(WAIT) == ("result", 7)
+            poster.join(WAIT)
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 # -- errors: one line, non-zero exit, never a traceback -------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import collections
 import os
-import select
+import selectors
 import signal
 import socket
 import sys
@@ -80,11 +80,12 @@ class Inbox:
     """The one place a command's main thread waits: listeners and Ctrl-C post here.
 
     Items go into a deque; each post also writes a wake-up byte to a socket pair, and
-    the main thread waits in ``select()`` on its other end. Ctrl-C wakes it the same
-    way: ``stop_on_sigint`` makes that socket the signal module's wake-up fd, which the
-    interpreter writes to from its C-level handler, in whichever thread the signal
-    lands and at whatever point. (A plain blocking ``queue.get`` can miss a signal that
-    arrives just before it blocks, or on another thread, until its timeout ends.)
+    the main thread waits on its other end with a selector (any fd number works).
+    Ctrl-C wakes it the same way: ``stop_on_sigint`` makes that socket the signal
+    module's wake-up fd, which the interpreter writes to from its C-level handler, in
+    whichever thread the signal lands and at whatever point. (A plain blocking
+    ``queue.get`` can miss a signal that arrives just before it blocks, or on another
+    thread, until its timeout ends.)
     """
 
     def __init__(self) -> None:
@@ -95,6 +96,12 @@ class Inbox:
             raise CliError(f"cannot start: {exc.strerror or exc}") from None
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        try:
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._wake_r, selectors.EVENT_READ)
+        except OSError as exc:
+            self.close()
+            raise CliError(f"cannot start: {exc.strerror or exc}") from None
         self.interrupted = False
 
     def __enter__(self) -> Inbox:
@@ -105,6 +112,9 @@ class Inbox:
 
     def close(self) -> None:
         """Close the wake-up sockets; items posted afterwards wait without waking anyone."""
+        selector = getattr(self, "_selector", None)
+        if selector is not None:
+            selector.close()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -131,7 +141,7 @@ class Inbox:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-            select.select([self._wake_r], [], [], remaining)
+            self._selector.select(remaining)
             try:
                 while self._wake_r.recv(4096):
                     pass
