@@ -6,6 +6,7 @@ bounds each wait. Subprocesses bind loopback through ``TARO_UDP_BIND_ADDRESS``.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -17,11 +18,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
 from taro_udp import LocalInfo, RemoteInfo
+from taro_udp._cli import main as cli_main
 from taro_udp._cli._common import Inbox, message_record
 from taro_udp._cli._ping import Progress, format_statistics, nearest_rank
 
@@ -379,6 +381,27 @@ def test_the_inbox_waits_on_descriptors_above_select_s_limit_of_1024() -> None:
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_command_with_no_fd_left_exits_1_with_one_line(capsys: Any) -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    filler: List[int] = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+        try:
+            while True:  # bounded: at most 512 descriptors
+                filler.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as exc:
+            if exc.errno != errno.EMFILE:
+                raise
+        code = cli_main(["listen", "0"], prog="taro-udp")
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    err = capsys.readouterr().err.splitlines()
+    assert (code, err) == (1, ["taro-udp listen: error: cannot start: Too many open files"])
 
 
 # -- errors: one line, non-zero exit, never a traceback -------------------------------------

@@ -92,16 +92,17 @@ class Inbox:
         self._items: Deque[Item] = collections.deque()
         try:
             self._wake_r, self._wake_w = socket.socketpair()
+            try:
+                self._selector = selectors.DefaultSelector()
+            except OSError:
+                self._wake_r.close()
+                self._wake_w.close()
+                raise
         except OSError as exc:  # no fd left
             raise CliError(f"cannot start: {exc.strerror or exc}") from None
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        try:
-            self._selector = selectors.DefaultSelector()
-            self._selector.register(self._wake_r, selectors.EVENT_READ)
-        except OSError as exc:
-            self.close()
-            raise CliError(f"cannot start: {exc.strerror or exc}") from None
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
         self.interrupted = False
 
     def __enter__(self) -> Inbox:
@@ -112,9 +113,7 @@ class Inbox:
 
     def close(self) -> None:
         """Close the wake-up sockets; items posted afterwards wait without waking anyone."""
-        selector = getattr(self, "_selector", None)
-        if selector is not None:
-            selector.close()
+        self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
 
