@@ -126,12 +126,15 @@ class _Loop(asyncio.SelectorEventLoop):
     """asyncio's loop with the runtime's clock, ordered timers and an idle check."""
 
     def __init__(self, owner: EventThread) -> None:
+        # Closed until made: the finalizer of a loop whose making failed (no fd left)
+        # must find nothing to close, and no missing attribute to complain about.
+        self._closed = True
         selector = _Selector(owner)  # may raise OSError: no fd left
         try:
             super().__init__(selector)  # the wake-up socketpair: may raise OSError
         except BaseException:
             selector.close()
-            self._closed = True  # half made: its finalizer must not close it again
+            self._closed = True  # asyncio's __init__ had set it to False
             raise
         self._owner = owner
         self.set_exception_handler(_exception_handler)

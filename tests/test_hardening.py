@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import gc
 import logging
 import socket
+import sys
 import threading
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Optional
 
 import pytest
 
@@ -137,3 +140,36 @@ def test_callbacks_and_listeners_are_never_truth_tested() -> None:
         assert results.wait_for(3) == [ok, ok, bad]
         assert errors.wait_for(1) == [bad]
         rx.offMessage(_FalsyCallable(messages))  # an unknown listener: a no-op, not a test
+
+
+@pytest.mark.parametrize("step", ["selector", "wake-up pair"])
+def test_a_loop_that_cannot_be_made_for_want_of_fds_leaves_no_finalizer_complaint(
+    monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    # With no fd left, making the event loop fails at its selector or its wake-up pair;
+    # the half-made loop's finalizer must then stay silent (it printed "Exception
+    # ignored ... has no attribute '_closed'" on stderr for every attempt).
+    import asyncio.selector_events
+
+    from taro_udp import _eventloop
+
+    def no_fd(*args: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    if step == "selector":
+        monkeypatch.setattr(_eventloop._Selector, "__init__", no_fd)
+    else:
+        monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "_make_self_pipe", no_fd)
+    unraisable: List[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    def make_loop() -> Optional[int]:
+        try:
+            _eventloop._Loop(None)  # type: ignore[arg-type]  # the owner is only stored
+        except OSError as exc:
+            return exc.errno
+        return None
+
+    assert make_loop() == errno.EMFILE
+    gc.collect()
+    assert [repr(u.exc_value) for u in unraisable] == []
