@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -359,47 +360,44 @@ def test_ctrl_c_taken_by_another_thread_still_wakes_a_command_waiting_for_its_ne
         assert item == ("stop", None), f"the wait missed the Ctrl-C and returned {item!r}"
 
 
-def test_the_inbox_waits_on_descriptors_above_select_s_limit_of_1024() -> None:
-    # A command that opened many sockets still waits on its inbox (select() would refuse).
+@contextmanager
+def fd_table_filled(soft_limit: int, up_to: Optional[int] = None) -> Iterator[None]:
+    """With the soft RLIMIT_NOFILE at ``soft_limit``, hold every free descriptor below
+    ``up_to`` (default: all, until EMFILE) open on /dev/null; both undone afterwards."""
     resource = pytest.importorskip("resource")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 1100:
+    if hard != resource.RLIM_INFINITY and hard < soft_limit:
         pytest.skip(f"the hard limit on open files is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
     filler: List[int] = []
     try:
-        while not filler or filler[-1] < 1030:
-            filler.append(os.open(os.devnull, os.O_RDONLY))
-        with Inbox() as inbox:
-            assert inbox._wake_r.fileno() > 1024
-            assert inbox.get(0.01) is None  # a wait that times out
-            poster = threading.Thread(target=inbox.put, args=("result", 7))
-            poster.start()
-            assert inbox.get(WAIT) == ("result", 7)
-            poster.join(WAIT)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft_limit, hard))
+        try:
+            while up_to is None or not filler or filler[-1] < up_to:  # bounded by the limit
+                filler.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as exc:
+            if up_to is not None or exc.errno != errno.EMFILE:
+                raise
+        yield
     finally:
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_inbox_waits_on_descriptors_above_select_s_limit_of_1024() -> None:
+    # A command that opened many sockets still waits on its inbox (select() would refuse).
+    with fd_table_filled(1100, up_to=1030), Inbox() as inbox:
+        assert inbox._wake_r.fileno() > 1024
+        assert inbox.get(0.01) is None  # a wait that times out
+        poster = threading.Thread(target=inbox.put, args=("result", 7))
+        poster.start()
+        assert inbox.get(WAIT) == ("result", 7)
+        poster.join(WAIT)
 
 
 def test_a_command_with_no_fd_left_exits_1_with_one_line(capsys: Any) -> None:
-    resource = pytest.importorskip("resource")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    filler: List[int] = []
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
-        try:
-            while True:  # bounded: at most 512 descriptors
-                filler.append(os.open(os.devnull, os.O_RDONLY))
-        except OSError as exc:
-            if exc.errno != errno.EMFILE:
-                raise
+    with fd_table_filled(512):
         code = cli_main(["listen", "0"], prog="taro-udp")
-    finally:
-        for fd in filler:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     err = capsys.readouterr().err.splitlines()
     assert (code, err) == (1, ["taro-udp listen: error: cannot start: Too many open files"])
 
