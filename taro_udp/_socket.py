@@ -123,9 +123,13 @@ class UDPSocket:
         self._on_close: ListenerRegistry[CloseListener] = ListenerRegistry()
         try:
             _loop.attach(self)
-        except OSError as exc:  # no fd left for the event thread's selector
+        except BaseException as exc:
+            # Whatever failed (no fd left for the event thread's selector, asyncio not
+            # importable after a privilege drop), the socket's fd is not left open.
             self._transport.close()
-            raise _os_failure("createUDPSocket", exc) from exc
+            if isinstance(exc, OSError):
+                raise _os_failure("createUDPSocket", exc) from exc
+            raise
         for hook in creation_hooks:  # taro_udp.testing watches the sockets a test makes
             hook(self)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gc
 import logging
+import os
 import socket
 import sys
 import threading
@@ -173,3 +174,23 @@ def test_a_loop_that_cannot_be_made_for_want_of_fds_leaves_no_finalizer_complain
     assert make_loop() == errno.EMFILE
     gc.collect()
     assert [repr(u.exc_value) for u in unraisable] == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+def test_a_socket_whose_event_thread_cannot_start_leaves_no_fd_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Repro 09 after a privilege drop: the event loop's first start imports asyncio,
+    # which may fail with something other than an OSError. Each failed create leaked
+    # its UDP socket's fd.
+    from taro_udp import _loop
+
+    def cannot_start(owner: object) -> None:
+        raise ModuleNotFoundError("No module named 'asyncio'")
+
+    monkeypatch.setattr(_loop, "attach", cannot_start)
+    before = set(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(ModuleNotFoundError, match="asyncio"):
+            taro_udp.create_udp_socket()
+    assert set(os.listdir("/proc/self/fd")) - before == set()
