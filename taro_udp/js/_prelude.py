@@ -18,6 +18,7 @@ PRELUDE = r"""
 (function (host, hostNow, hostPerf) {
   'use strict';
   const g = globalThis;
+  const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
   const ERRORS = { TypeError, RangeError, SyntaxError, ReferenceError };
 
   function call(op, args) {
@@ -51,8 +52,11 @@ PRELUDE = r"""
   const RealDate = Date;
   function TaroDate(...args) {
     if (!new.target) return new RealDate(hostNow()).toString();
-    return args.length ? new RealDate(...args) : new RealDate(hostNow());
+    // new.target: a subclass (class Stamp extends Date) gets a Stamp.
+    return Reflect.construct(RealDate, args.length ? args : [hostNow()], new.target);
   }
+  Object.defineProperty(TaroDate, 'name', { value: 'Date' });
+  Object.defineProperty(TaroDate, 'length', { value: 7 });
   TaroDate.prototype = RealDate.prototype;
   TaroDate.now = hostNow;
   TaroDate.parse = RealDate.parse;
@@ -162,39 +166,40 @@ PRELUDE = r"""
       if (input === undefined) return '';
       const b = bytesOf(input);
       if (b === null) throw new TypeError('TextDecoder.decode: argument must be an ArrayBuffer or a view of one');
+      // The Encoding Standard's UTF-8 decoder: one U+FFFD per maximal invalid subpart
+      // (ED A0 80 is three), as browsers, Node and Python give.
       const fatal = this.fatal;
       let out = '';
-      const bad = () => { if (fatal) throw new TypeError('TextDecoder: invalid UTF-8'); return '\ufffd'; };
-      let i = 0;
-      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
       let chunk = [];
       const flush = () => { out += String.fromCharCode.apply(null, chunk); chunk = []; };
+      const bad = () => { if (fatal) throw new TypeError('TextDecoder: invalid UTF-8'); chunk.push(0xfffd); };
+      let i = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+      let needed = 0, seen = 0, cp = 0, lower = 0x80, upper = 0xbf;
       while (i < b.length) {
         const c = b[i];
-        let cp = -1, need = 0, min = 0;
-        if (c < 0x80) { cp = c; i++; }
-        else if (c >= 0xc2 && c < 0xe0) { cp = c & 31; need = 1; min = 0x80; }
-        else if (c >= 0xe0 && c < 0xf0) { cp = c & 15; need = 2; min = 0x800; }
-        else if (c >= 0xf0 && c < 0xf5) { cp = c & 7; need = 3; min = 0x10000; }
-        else { i++; chunk.push(bad().charCodeAt(0)); continue; }
-        if (need) {
-          let j = 1;
-          for (; j <= need; j++) {
-            const d = b[i + j];
-            if (d === undefined || (d & 0xc0) !== 0x80) break;
-            cp = (cp << 6) | (d & 63);
+        if (needed === 0) {
+          i++;
+          if (c < 0x80) chunk.push(c);
+          else if (c >= 0xc2 && c <= 0xdf) { needed = 1; cp = c & 0x1f; }
+          else if (c >= 0xe0 && c <= 0xef) { if (c === 0xe0) lower = 0xa0; else if (c === 0xed) upper = 0x9f; needed = 2; cp = c & 0xf; }
+          else if (c >= 0xf0 && c <= 0xf4) { if (c === 0xf0) lower = 0x90; else if (c === 0xf4) upper = 0x8f; needed = 3; cp = c & 7; }
+          else bad();
+        } else if (c < lower || c > upper) {
+          needed = seen = cp = 0; lower = 0x80; upper = 0xbf;
+          bad();  // and c starts the next sequence: i stays
+        } else {
+          i++;
+          lower = 0x80; upper = 0xbf;
+          cp = (cp << 6) | (c & 0x3f);
+          if (++seen === needed) {
+            if (cp >= 0x10000) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023)); }
+            else chunk.push(cp);
+            needed = seen = cp = 0;
           }
-          if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            i += Math.max(1, j);
-            chunk.push(bad().charCodeAt(0));
-            continue;
-          }
-          i += need + 1;
         }
-        if (cp >= 0x10000) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023)); }
-        else chunk.push(cp);
         if (chunk.length > 8192) flush();
       }
+      if (needed) bad();
       flush();
       return out;
     }
@@ -303,26 +308,42 @@ PRELUDE = r"""
   const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
   // -- wx / Taro -------------------------------------------------------------------------
-  const provided = {
+  // wx is a plain object with what is provided (and stubbed) as its own properties, so
+  // that a call reads a plain property. Its prototype is a Proxy that sees only the
+  // names wx lacks: they are absent (undefined, not `in wx`, canIUse false), as on a
+  // phone where an API does not exist, and the first read of each logs a hint.
+  const provided = Object.assign(Object.create(null), {
     createUDPSocket,
     getStorageSync(key) { key = storageKey(key, 'getStorageSync'); return storage.has(key) ? clone(storage.get(key)) : ''; },
     setStorageSync(key, value) { storage.set(storageKey(key, 'setStorageSync'), clone(value)); },
     removeStorageSync(key) { storage.delete(storageKey(key, 'removeStorageSync')); },
     clearStorageSync() { storage.clear(); },
     getStorageInfoSync() { return { keys: Array.from(storage.keys()), currentSize: 0, limitSize: 10240 }; },
-    canIUse(name) { return typeof name === 'string' && name.split('.')[0] in provided; },
-  };
-  const stubs = {};
-  function notProvided(name) {
-    return function () {
-      throw new TypeError('wx.' + name + ' is not provided: stub it with runtime.stub("' + name + '", fn)');
-    };
+    canIUse(name) { return typeof name === 'string' && hasOwn(wx, name.split('.')[0]); },
+  });
+  const hinted = new Set();
+  const absent = new Proxy(Object.create(null), {
+    get(target, prop) {
+      if (typeof prop !== 'string') return undefined;
+      if (prop in Object.prototype) return Object.prototype[prop];  // wx.hasOwnProperty...
+      if (prop !== 'then' && prop !== 'toJSON' && !hinted.has(prop)) {
+        hinted.add(prop);
+        call('hint', [prop]);
+      }
+      return undefined;
+    },
+    has(target, prop) { return prop in Object.prototype; },
+  });
+  const wx = Object.create(absent);
+  for (const name of Object.keys(provided)) {
+    Object.defineProperty(wx, name, { value: provided[name], writable: true, enumerable: true, configurable: true });
   }
-  // A stub written in Python: sync APIs return its value; async ones call success or
-  // fail, then complete, or settle the Promise they return when given no callback.
-  function pythonStub(name) {
+  // A stub written in Python: sync APIs (a name ending in Sync, or declared sync) return
+  // its value; async ones call success or fail, then complete, or settle the Promise
+  // they return when given no callback.
+  function pythonStub(name, sync) {
     return function (...args) {
-      if (name.endsWith('Sync')) return call('stub', [name, args]);
+      if (sync) return call('stub', [name, args]);
       const option = args[0] && typeof args[0] === 'object' ? args[0] : {};
       const settle = (ok, res) => {
         const fn = ok ? option.success : option.fail;
@@ -344,20 +365,15 @@ PRELUDE = r"""
       return ok ? Promise.resolve(res) : Promise.reject(res);
     };
   }
-  const handler = {
-    get(target, prop) {
-      if (typeof prop !== 'string') return undefined;
-      if (prop in stubs) return stubs[prop];
-      if (prop in provided) return provided[prop];
-      if (prop === 'then' || prop === 'toJSON') return undefined;
-      return notProvided(prop);
-    },
-    has(target, prop) { return prop in stubs || prop in provided; },
-    set(target, prop, value) { stubs[prop] = value; return true; },
-    deleteProperty(target, prop) { delete stubs[prop]; return true; },
-  };
-  g.wx = new Proxy({}, handler);
-  g.Taro = g.wx;
+  function setStub(name, fn) {
+    Object.defineProperty(wx, name, { value: fn, writable: true, enumerable: true, configurable: true });
+  }
+  function removeStub(name) {
+    if (name in provided) setStub(name, provided[name]);
+    else delete wx[name];
+  }
+  g.wx = wx;
+  g.Taro = wx;
 
   // -- CommonJS require ----------------------------------------------------------------
   const modules = new Map();
@@ -400,13 +416,23 @@ PRELUDE = r"""
   function setPath(target, path, value) {
     const keys = [];
     path.replace(/[^.[\]]+|\[(\d+)\]/g, (m, index) => { keys.push(index !== undefined ? Number(index) : m); return m; });
+    // Own properties only: a key from a datagram ('devices.' + name) may be __proto__,
+    // constructor or prototype, and must not reach Object.prototype of the whole context.
+    const put = (node, k, v) => {
+      if (hasOwn(node, k)) node[k] = v;
+      else Object.defineProperty(node, k, { value: v, writable: true, enumerable: true, configurable: true });
+    };
     let node = target;
     for (let i = 0; i < keys.length - 1; i++) {
       const k = keys[i];
-      if (node[k] === null || typeof node[k] !== 'object') node[k] = typeof keys[i + 1] === 'number' ? [] : {};
-      node = node[k];
+      let next = hasOwn(node, k) ? node[k] : undefined;
+      if (next === null || typeof next !== 'object') {
+        next = typeof keys[i + 1] === 'number' ? [] : {};
+        put(node, k, next);
+      }
+      node = next;
     }
-    node[keys[keys.length - 1]] = value;
+    put(node, keys[keys.length - 1], value);
   }
   function setData(data, callback) {
     if (data === null || typeof data !== 'object') throw new TypeError('setData: data must be an object');
@@ -519,11 +545,10 @@ PRELUDE = r"""
       if (definition.kind === 'component') lifecycle(page, definition, ['detached'], undefined);
       pages[index] = undefined;
     },
-    stub(name, js) {
-      if (js === null) stubs[name] = pythonStub(name);
-      else stubs[name] = (0, eval)('(' + js + ')');
+    stub(name, js, sync) {
+      setStub(name, js === null ? pythonStub(name, sync) : (0, eval)('(' + js + ')'));
     },
-    unstub(name) { delete stubs[name]; },
+    unstub(name) { removeStub(name); },
     console: (...args) => format(args),
   };
 

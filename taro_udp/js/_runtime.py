@@ -151,6 +151,7 @@ class JSRuntime:
             "console": self._console,
             "resolve": self._resolve,
             "stub": self._call_stub,
+            "hint": self._hint,
         }
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
@@ -182,7 +183,9 @@ class JSRuntime:
         if _loop.in_event_thread():
             return work(*args)
         box = _Box()
-        taro_udp.call_soon(box.run, work, args)
+        # OSError at once when the event thread cannot start (no fd left): nothing would
+        # ever run the work, and waiting ``timeout`` for it would only hide the cause.
+        _loop.call_soon_or_raise(box.run, work, args)
         clock: Any = _clock.current
         if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
             clock.run_until(box.done.is_set, None, "the JS call")
@@ -282,6 +285,18 @@ class JSRuntime:
             return None
         raise FileNotFoundError(f"Cannot find module '{path}' from '/{directory}'")
 
+    def _hint(self, name: str) -> None:
+        # The first read of an absent wx API (feature detection, or a call about to fail
+        # with "wx.x is not a function"): say once how to provide it.
+        self._logger.warning(
+            "wx.%s is not provided by taro_udp.js (it reads as undefined); if the "
+            "program needs it, provide it with runtime.stub(%r, fn) or "
+            "runtime.stub(%r, js='...')",
+            name,
+            name,
+            name,
+        )
+
     def _call_stub(self, name: str, args: List[Any]) -> Any:
         stub = self._stubs.get(name)
         if stub is None:
@@ -341,13 +356,20 @@ class JSRuntime:
         return self._enter(op, *args)
 
     def stub(
-        self, name: str, fn: Optional[Callable[..., Any]] = None, *, js: Optional[str] = None
+        self,
+        name: str,
+        fn: Optional[Callable[..., Any]] = None,
+        *,
+        js: Optional[str] = None,
+        sync: Optional[bool] = None,
     ) -> None:
         """Provide ``wx.<name>``, with a Python function or with JS source.
 
         A Python ``fn`` gets the JS arguments as Python values (functions left out) and
-        returns a JSON-able value. For a ``...Sync`` API the value is returned to JS (an
-        exception is thrown there as an ``Error``); for any other, the JS callbacks run
+        returns a JSON-able value. For a synchronous API (``sync=True``; by default, a
+        name ending in ``Sync``) the value is returned to JS (an exception is thrown
+        there as an ``Error``): ``stub("canIUse", fn, sync=True)``. For any other, the JS
+        callbacks run
         as WeChat runs them: ``success(value)`` (``{"errMsg": "<name>:ok"}`` for
         ``None``) or ``fail({"errMsg": "<name>:fail <exception text>"})``, then
         ``complete``; with no callback the call returns a Promise. ``js`` is the source of
@@ -355,14 +377,19 @@ class JSRuntime:
         """
         if (fn is None) == (js is None):
             raise TypeError("stub() takes a Python function or js= source, one of them")
+        if not isinstance(name, str) or not name:
+            raise TypeError("stub() name must be a non-empty str")
+        if sync is not None and type(sync) is not bool:
+            raise TypeError("stub() sync must be True, False or None")
         if fn is not None:
             if not callable(fn):
                 raise TypeError("stub() fn must be callable")
             self._stubs[name] = fn
-        self._on_loop(self._call, "stub", name, js)
+        blocking = name.endswith("Sync") if sync is None else sync
+        self._on_loop(self._call, "stub", name, js, blocking)
 
     def unstub(self, name: str) -> None:
-        """Take ``wx.<name>`` away again: calling it throws ``TypeError`` once more."""
+        """Take ``wx.<name>`` away again: absent once more (or the runtime's own API)."""
         self._stubs.pop(name, None)
         self._on_loop(self._call, "unstub", name)
 
