@@ -89,6 +89,57 @@ PRELUDE = r"""
   g.clearInterval = clear;
   g.queueMicrotask = g.queueMicrotask || ((fn) => { Promise.resolve().then(fn); });
 
+  // -- randomness: the engine's own, or seeded from the simulated network's seed --------
+  // Seeded (api.seed, when a SimulatedNetwork is active), Math.random and
+  // crypto.getRandomValues draw from one xoshiro128** generator, so that two runs with
+  // the same seed see the same numbers: reproducible, and NOT cryptographic. Otherwise
+  // Math.random is the engine's and getRandomValues takes the OS's random bytes.
+  let nextWord = null;
+  function seedRandom(hex) {
+    let a = parseInt(hex.slice(0, 8), 16) | 0, b = parseInt(hex.slice(8, 16), 16) | 0;
+    let c = parseInt(hex.slice(16, 24), 16) | 0, d = parseInt(hex.slice(24, 32), 16) | 0;
+    if ((a | b | c | d) === 0) a = 1;
+    const rotl = (x, k) => (x << k) | (x >>> (32 - k));
+    nextWord = () => {
+      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+      const t = b << 9;
+      c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11);
+      return r;
+    };
+    Object.defineProperty(Math, 'random', { value: function random() {
+      return ((nextWord() >>> 5) * 67108864 + (nextWord() >>> 6)) / 9007199254740992;  // 53 bits
+    }, writable: true, configurable: true });
+  }
+  const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
+  function getRandomValues(array) {
+    if (!INTEGER_ARRAYS.some((T) => array instanceof T)) {
+      throw new TypeError('crypto.getRandomValues: argument must be an integer TypedArray');
+    }
+    if (array.byteLength > 65536) {
+      const e = new Error('crypto.getRandomValues: ' + array.byteLength + ' bytes asked, at most 65536');
+      e.name = 'QuotaExceededError';
+      throw e;
+    }
+    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    if (nextWord === null) {
+      if (bytes.length) bytes.set(Uint8Array.fromBase64(call('randomBytes', [bytes.length])));
+    } else {
+      for (let i = 0; i < bytes.length; i += 4) {
+        const w = nextWord();
+        for (let k = 0; k < 4 && i + k < bytes.length; k++) bytes[i + k] = (w >>> (8 * k)) & 255;
+      }
+    }
+    return array;
+  }
+  function randomUUID() {
+    const b = getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+  g.crypto = { getRandomValues, randomUUID };
+
   // -- console -----------------------------------------------------------------------
   function show(value, depth) {
     if (typeof value === 'string') return depth ? JSON.stringify(value) : value;
@@ -230,6 +281,7 @@ PRELUDE = r"""
     constructor(id) {
       Object.defineProperty(this, '_id', { value: id });
       Object.defineProperty(this, '_listeners', { value: { message: new Map(), error: new Map(), listening: new Map(), close: new Map() } });
+      Object.defineProperty(this, '_errors', { value: new Map() });  // once closed: id -> error listener
     }
     bind(port) {
       // A failed bind returns 0 (never a bound port) and is reported to onError: the
@@ -270,19 +322,52 @@ PRELUDE = r"""
     setTTL(ttl) { call('setTTL', [this._id, portArg(ttl === undefined ? null : ttl)]); }
     close() { call('close', [this._id]); }
   }
+  // A socket's listeners are in `fns` while it is open. Once it has closed, nothing can
+  // call its message, listening or close listeners again: they are dropped, here and in
+  // Python. Its error listeners stay, held by the socket object alone (a method called
+  // after close reports "<method>:fail socket is closed" to them, as the core does),
+  // until the object is garbage: then Python forgets the socket too.
+  const live = new Map();  // id -> UDPSocket, while open
+  const closedSockets = new Map();  // id -> WeakRef(UDPSocket), once closed
+  const released = new FinalizationRegistry((id) => {
+    closedSockets.delete(id);
+    call('release', [id]);
+  });
+  function socketClosed(id) {
+    const sock = live.get(id);
+    if (sock === undefined) return;
+    live.delete(id);
+    for (const [event, known] of Object.entries(sock._listeners)) {
+      for (const [listener, fnId] of known) {
+        fns.delete(fnId);
+        if (event === 'error') sock._errors.set(fnId, listener);
+      }
+      if (event !== 'error') known.clear();
+    }
+    closedSockets.set(id, new WeakRef(sock));
+  }
+  function fireClosed(id, fnId, json) {
+    const ref = closedSockets.get(id);
+    const sock = ref === undefined ? undefined : ref.deref();
+    const fn = sock === undefined ? undefined : sock._errors.get(fnId);
+    if (fn !== undefined) fn(JSON.parse(json));
+  }
   for (const [Name, event] of Object.entries(EVENTS)) {
     UDPSocket.prototype['on' + Name] = function (listener) {
       if (typeof listener !== 'function') throw new TypeError('on' + Name + ': listener must be a function');
       const known = this._listeners[event];
       if (known.has(listener)) return;
-      const id = keep(listener);
+      const open = live.has(this._id);
+      if (!open && event !== 'error') return;  // closed: it could never be called
+      const id = open ? keep(listener) : nextFn++;
+      if (!open) this._errors.set(id, listener);
       known.set(listener, id);
       call('on', [this._id, event, id]);
     };
     UDPSocket.prototype['off' + Name] = function (listener) {
       const known = this._listeners[event];
       if (listener === undefined) {
-        for (const id of known.values()) fns.delete(id);
+        for (const id of known.values()) { fns.delete(id); this._errors.delete(id); }
         known.clear();
         call('off', [this._id, event, null]);
         return;
@@ -291,12 +376,16 @@ PRELUDE = r"""
       if (id === undefined) return;
       known.delete(listener);
       fns.delete(id);
+      this._errors.delete(id);
       call('off', [this._id, event, id]);
     };
   }
 
   function createUDPSocket(type) {
-    return new UDPSocket(call('createUDPSocket', [type === undefined ? null : type]));
+    const sock = new UDPSocket(call('createUDPSocket', [type === undefined ? null : type]));
+    live.set(sock._id, sock);
+    released.register(sock, sock._id);
+    return sock;
   }
 
   // -- storage (in memory) ---------------------------------------------------------------
@@ -377,6 +466,7 @@ PRELUDE = r"""
 
   // -- CommonJS require ----------------------------------------------------------------
   const modules = new Map();
+  const loading = [];  // the modules whose top-level code runs now, innermost last
   function makeRequire(dir) {
     function require(path) {
       if (typeof path !== 'string') throw new TypeError('require: path must be a string');
@@ -390,7 +480,10 @@ PRELUDE = r"""
         } else {
           const fn = new Function('exports', 'require', 'module', '__filename', '__dirname',
                                   found.source + '\n');
-          fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
+          loading.push(found.path);
+          try {
+            fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
+          } finally { loading.pop(); }
         }
       } catch (e) {
         modules.delete(found.path);
@@ -444,11 +537,17 @@ PRELUDE = r"""
     return app;
   };
   g.getApp = function getApp() { return app; };
+  // A page's file may be loaded by open_page (defining is its route) or by a plain
+  // require before that: then the definition is kept under the module's own route.
+  const definingRoute = () => {
+    if (defining !== null || loading.length === 0) return defining;
+    return loading[loading.length - 1].replace(/\.js$/, '');
+  };
   g.Page = function Page(options) {
-    definitions.set(defining, { kind: 'page', options: options || {} });
+    definitions.set(definingRoute(), { kind: 'page', options: options || {} });
   };
   g.Component = function Component(options) {
-    definitions.set(defining, { kind: 'component', options: options || {} });
+    definitions.set(definingRoute(), { kind: 'component', options: options || {} });
   };
   g.Behavior = function Behavior(options) { return options || {}; };
   g.getCurrentPages = function getCurrentPages() { return pages.slice(); };
@@ -499,6 +598,9 @@ PRELUDE = r"""
       if (last) timers.delete(id);
       timer.fn(...timer.args);
     },
+    closed: socketClosed,
+    seed: seedRandom,
+    fireClosed,
     json(value) { return value; },
     require(path) { return g.require(path); },
     launch(queryJson) {

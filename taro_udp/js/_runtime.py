@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import base64
 import collections
+import hashlib
 import json
 import logging
+import os
 import posixpath
 import sys
 import threading
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
@@ -50,7 +53,7 @@ CONSOLE_LOGGER = "taro_udp.js"
 CONSOLE_LIMIT = 1000
 CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
-_EVENT_OPS = frozenset({"fire", "result", "timer"})
+_EVENT_OPS = frozenset({"fire", "fireClosed", "closed", "result", "timer"})
 
 
 class ConsoleLine(NamedTuple):
@@ -59,6 +62,11 @@ class ConsoleLine(NamedTuple):
 
     level: str
     text: str
+
+
+def _random_bytes(count: int) -> str:
+    # crypto.getRandomValues with no simulated network: the OS's random bytes.
+    return base64.b64encode(os.urandom(count)).decode("ascii")
 
 
 def _date_now() -> float:
@@ -91,6 +99,26 @@ def _from_js(value: Any) -> Any:
     if type(value) is list:
         return [_from_js(item) for item in value]
     return value
+
+
+# Runtimes made so far on each simulated network: the second runtime of a test gets
+# other numbers than the first, the same ones in every run.
+_made_on: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+
+
+def _random_seed() -> Optional[str]:
+    """The seed of ``Math.random`` (128 bits, hex): from the active simulated network's
+    seed, or ``None`` (the engine's own) when there is none."""
+    network_module = sys.modules.get("taro_udp.testing._network")
+    if network_module is None:  # never imported: no simulated network can be active
+        return None
+    network = network_module.active_network()
+    if network is None:
+        return None
+    index = _made_on.get(network, 0)
+    _made_on[network] = index + 1
+    text = f"taro_udp.js Math.random|{network.seed!r}|{index}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class JSRuntime:
@@ -144,6 +172,7 @@ class JSRuntime:
             "connect": self._bridge.connect,
             "setTTL": self._bridge.setTTL,
             "close": self._bridge.close,
+            "release": self._bridge.release,
             "on": self._bridge.on,
             "off": self._bridge.off,
             "setTimer": self._bridge.setTimer,
@@ -152,6 +181,7 @@ class JSRuntime:
             "resolve": self._resolve,
             "stub": self._call_stub,
             "hint": self._hint,
+            "randomBytes": _random_bytes,
         }
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
@@ -160,6 +190,9 @@ class JSRuntime:
         self._engine = Engine(
             self._host, _date_now, _clock.performance_now, script_timeout, memory_limit
         )
+        seed = _random_seed()
+        if seed is not None:
+            self._engine.call("seed", seed)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
