@@ -152,9 +152,9 @@ class Bridge:
             # JS's off<Event>() with no argument removes the JS listeners only, one by
             # one: the bridge's own close hook stays on the socket.
             for key in [key for key in self._listeners if key[:2] == (sock_id, event)]:
-                listener = self._listeners.pop(key)
+                every = self._listeners.pop(key)
                 if sock is not None:
-                    getattr(sock, remove)(listener)
+                    getattr(sock, remove)(every)
             return
         listener = self._listeners.pop((sock_id, event, fn_id), None)
         if listener is not None and sock is not None:
