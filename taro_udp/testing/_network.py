@@ -69,27 +69,31 @@ _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
 class _InFlight:
     """A copy of a datagram on its way to one receiving host (its route)."""
 
-    __slots__ = ("destination", "payload", "route", "sender", "seq", "source")
+    __slots__ = ("destination", "flow", "payload", "route", "seen", "sender", "seq")
 
     def __init__(
         self,
         seq: int,
         sender: SimulatedTransport,
-        source: Address,
         destination: Address,
         payload: bytes,
         route: Route,
+        flow: _Flow,
+        seen: Tuple[str, str],
     ) -> None:
         self.seq = seq
         self.sender = sender
-        self.source = source
-        self.destination = destination
+        self.destination = destination  # as the sender addressed it
         self.payload = payload
         self.route = route
+        self.flow = flow
+        self.seen = seen  # (source, destination) texts as the receiver sees them
 
 
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
-_Flow = Tuple[Address, Address, str]  # (source, destination, receiver key)
+# (source text, port, destination text, port, receiver key): texts, so that the dicts
+# keyed by flow hash in C (an ip_address object hashes in Python, at every lookup).
+_Flow = Tuple[str, int, str, int, str]
 # One fate: (drop reason or None, copies, delay of each copy in ms, reordered).
 Fate = Tuple[Optional[str], int, Tuple[float, ...], bool]
 
@@ -445,9 +449,10 @@ class SimulatedNetwork(Faults):
         """
         bound = None if sender.wildcard else sender.local
         source, routes = routes_locked(sender.host, bound, sender.port, destination)
+        texts = (str(source[0]), str(destination[0]))  # once per send, not per receiver
         first: Optional[int] = None
         for route in routes:
-            seq = self._send_one_locked(sender, source, destination, payload, route, first)
+            seq = self._send_one_locked(sender, source, destination, texts, payload, route, first)
             if first is None:
                 first = seq
 
@@ -456,35 +461,63 @@ class SimulatedNetwork(Faults):
         sender: SimulatedTransport,
         source: Address,
         destination: Address,
+        texts: Tuple[str, str],
         payload: bytes,
         route: Route,
         first: Optional[int],
     ) -> int:
         seq = self._sent
         self._sent += 1
-        flow = (source, destination, route.key)
-        reason, copies, delays, reordered = self._fate_locked(flow, route, len(payload))
+        flow = (texts[0], source[1], texts[1], destination[1], route.key)
+        reason, copies, delays, reordered = self._fate_locked(
+            flow, source, destination, route, len(payload)
+        )
         if reason:
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
+        if route.source is source and route.destination is destination:
+            seen = texts
+        else:  # rewritten by a NAT router
+            seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
-            self._record_send_locked(
-                sender,
+            name = route.receiver.name if route.receiver is not None else None
+            self._trace_locked(
+                "send",
                 seq,
-                source,
-                destination,
-                payload,
+                texts[0],
+                source[1],
+                texts[1],
+                destination[1],
+                len(payload),
                 fate,
                 reason,
                 delays,
                 reordered,
-                route,
-                first,
+                None if route.receiver is self.local_host else name,
+            )
+            self._datagrams.append(
+                _records.new_record(
+                    seq,
+                    self._now(),
+                    (texts[0], source[1]),
+                    (texts[1], destination[1]),
+                    payload,
+                    sender.ttl,
+                    fate,
+                    reason,
+                    delays,
+                    reordered,
+                    None if route.receiver is self.local_host else name,
+                    first,
+                    None
+                    if seen is texts
+                    else ((seen[0], route.source[1]), (seen[1], route.destination[1])),
+                )
             )
         if not copies:
             return seq
-        datagram = _InFlight(seq, sender, source, destination, payload, route)
+        datagram = _InFlight(seq, sender, destination, payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
@@ -500,103 +533,64 @@ class SimulatedNetwork(Faults):
                 self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
         return seq
 
-    def _fate_locked(self, flow: _Flow, route: Route, size: int) -> Fate:
+    def _fate_locked(
+        self, flow: _Flow, source: Address, destination: Address, route: Route, size: int
+    ) -> Fate:
         """The fate of one datagram toward one receiving host: the one place it is drawn.
 
         Each flow (source, destination and, for a broadcast or multicast on a LAN, the
         receiving host) draws from its own ``random.Random``, always five numbers, so
-        that a flow's stream never depends on the settings or on other flows.
+        that a flow's stream never depends on the settings or on other flows. Returns
+        (drop reason or None, copies, delay of each copy in ms, held back to reorder).
         """
         rng = self._flows.get(flow)
         if rng is None:
-            source, destination, key = flow
-            seed = f"{self.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
+            source_text, source_port, destination_text, destination_port, key = flow
+            seed = f"{self.seed}|{source_text}|{source_port}|{destination_text}|{destination_port}"
             rng = self._flows[flow] = random.Random(f"{seed}|{key}" if key else seed)
-        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = (rng.random() for _ in range(5))
-        source, destination = flow[0], flow[1]
+        draw = rng.random
+        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = draw(), draw(), draw(), draw(), draw()
         reason = route.reason or self._drop_reason(source, destination, route, size, u_loss)
-        copies = 0 if reason else 2 if u_duplicate < self._duplicate else 1
+        if reason:
+            return reason, 0, (), False
+        copies = 2 if u_duplicate < self._duplicate else 1
         low, high = self._delay
-        delays = tuple(round(low + (high - low) * u, 3) for u in (u_delay1, u_delay2)[:copies])
-        return reason, copies, delays, copies > 0 and u_reorder < self._reorder
-
-    def _record_send_locked(
-        self,
-        sender: SimulatedTransport,
-        seq: int,
-        source: Address,
-        destination: Address,
-        payload: bytes,
-        fate: str,
-        reason: Optional[str],
-        delays: Tuple[float, ...],
-        reordered: bool,
-        route: Route,
-        first: Optional[int],
-    ) -> None:
-        source_text, destination_text = str(source[0]), str(destination[0])
-        receiver = route.receiver
-        name = None if receiver is None or receiver is self.local_host else receiver.name
-        translated = None
-        if route.source != source or route.destination != destination:
-            translated = (
-                (str(route.source[0]), route.source[1]),
-                (str(route.destination[0]), route.destination[1]),
+        if copies == 1:
+            delays: Tuple[float, ...] = (round(low + (high - low) * u_delay1, 3),)
+        else:
+            delays = (
+                round(low + (high - low) * u_delay1, 3),
+                round(low + (high - low) * u_delay2, 3),
             )
-        self._trace_locked(
-            "send",
-            seq,
-            source_text,
-            source[1],
-            destination_text,
-            destination[1],
-            len(payload),
-            fate,
-            reason,
-            delays,
-            reordered,
-            name,
-        )
-        self._datagrams.append(
-            DatagramRecord(
-                seq=seq,
-                time=self._now(),
-                source=(source_text, source[1]),
-                destination=(destination_text, destination[1]),
-                payload=payload,
-                ttl=sender.ttl,
-                fate=fate,
-                reason=reason,
-                delays_ms=delays,
-                reordered=reordered,
-                receiver=name,
-                first=first,
-                translated=translated,
-            )
-        )
+        return None, copies, delays, u_reorder < self._reorder
 
     def _drop_reason(
         self, source: Address, destination: Address, route: Route, size: int, u_loss: float
     ) -> Optional[str]:
         if self._closed:
             return _records.REASON_CLOSED
-        if self._is_partitioned(source, destination) or (
-            route.destination != destination
-            and self._is_partitioned(route.source, route.destination)
-        ):
+        if self._partitions and self._partitioned_locked(source, destination, route):
             return _records.REASON_PARTITION
-        if (
-            route.key
-            and route.links
-            and self._is_partitioned(source, (route.links[-1].address, destination[1]))
-        ):  # a broadcast: a partition from one receiver's address keeps it from that one
-            return _records.REASON_PARTITION
-        header = 28 if destination[0].version == 4 else 48
+        header = 28 if route.destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
             return _records.REASON_MTU
         if u_loss < self._loss:
             return _records.REASON_LOSS
         return None
+
+    def _partitioned_locked(self, source: Address, destination: Address, route: Route) -> bool:
+        # Between the sender and the destination as addressed, or as the receiver sees
+        # them (NAT); for a broadcast, also between the sender and that receiver's address.
+        if self._is_partitioned(source, destination):
+            return True
+        if route.destination is not destination and self._is_partitioned(
+            route.source, route.destination
+        ):
+            return True
+        if route.key and route.links:
+            receiver = (route.links[-1].address, route.destination[1])
+            return self._is_partitioned(source, receiver)
+        return False
 
     # -- the loop's timers ----------------------------------------------------------------
 
@@ -607,7 +601,7 @@ class SimulatedNetwork(Faults):
         if isinstance(work, _Arrival):
             self._delayed += 1
         if _loop.in_event_thread():
-            self._arm(timer)
+            timer.handle = _loop.call_at(deadline, self._fire, timer)
         else:
             _loop.call_soon(self._arm, timer)
 
@@ -627,8 +621,19 @@ class SimulatedNetwork(Faults):
             finally:
                 landed, self._landed = self._landed, None
             self._notify_if_idle()
-        for sock in dict.fromkeys(landed):  # each receiver once, in arrival order
-            sock.deliver_now()
+        if landed:
+            # As a timer does: work posted before the arrival came due runs first; then
+            # each receiver reads, once, in arrival order, in this very slot of the loop
+            # (so a timer due at the same instant but set later runs after it).
+            _loop.run_posted()
+            receivers = dict.fromkeys(landed)
+            try:
+                for sock in receivers:
+                    sock.deliver_now()
+            finally:  # what was not read (no reader yet, a full drain) waits signalled
+                with self.lock:
+                    for sock in receivers:
+                        sock.resignal()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
@@ -648,6 +653,7 @@ class SimulatedNetwork(Faults):
     def _arrive_locked(self, datagram: _InFlight, copy: int) -> None:
         route = datagram.route
         source, destination = route.source, route.destination
+        source_text, destination_text = datagram.seen
         receiver = route.receiver
         delivered = 0
         full = False
@@ -659,13 +665,16 @@ class SimulatedNetwork(Faults):
         else:
             for sock in receiver.ports.receivers(source, destination, route.kind):
                 assert isinstance(sock, SimulatedTransport)
-                item = (
-                    datagram.payload,
-                    sock.present(source[0]),
-                    source[1],
-                    sock.present(destination[0]),
-                )
-                if sock.enqueue(item):
+                if sock.mapped and source[0].version == 4:  # a udp6 socket sees ::ffff:
+                    item = (
+                        datagram.payload,
+                        "::ffff:" + source_text,
+                        source[1],
+                        "::ffff:" + destination_text,
+                    )
+                else:
+                    item = (datagram.payload, source_text, source[1], destination_text)
+                if sock.enqueue(item, landed is None):
                     delivered += 1
                     if landed is not None:
                         landed.append(sock)
@@ -685,11 +694,11 @@ class SimulatedNetwork(Faults):
                     and sender.peer == datagram.destination
                 ):
                     sender.set_error(errno.ECONNREFUSED)
-        flow = (datagram.source, datagram.destination, route.key)
+        flow = datagram.flow
         last = self._last_arrival.get(flow, -1)
         self._last_arrival[flow] = max(last, datagram.seq)
         self._record_arrival(datagram, copy, outcome, delivered, datagram.seq < last)
-        if copy == 0:
+        if copy == 0 and self._held:
             held = self._held.get(flow)
             if held is not None and held[0].seq < datagram.seq:
                 del self._held[flow]
@@ -707,7 +716,7 @@ class SimulatedNetwork(Faults):
             return
         self._trace_locked("arrive", datagram.seq, copy, outcome, count, out_of_order)
         self._deliveries.append(
-            Delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
+            _records.new_delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
         )
 
     @staticmethod
@@ -758,6 +767,8 @@ class SimulatedNetwork(Faults):
     # -- waiting -------------------------------------------------------------------------
 
     def _in_flight_locked(self) -> int:
+        if not self._held:
+            return self._delayed
         return self._delayed + sum(copies for _, copies in self._held.values())
 
     def _notify_if_idle(self) -> None:

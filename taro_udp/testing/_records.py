@@ -9,8 +9,8 @@ and compare after the network is gone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, fields
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 
 __all__ = [
     "DELIVERED",
@@ -24,6 +24,17 @@ __all__ = [
     "Delivery",
     "Endpoint",
 ]
+
+_R = TypeVar("_R")
+
+
+def _fast(cls: Type[_R], *values: Any) -> _R:
+    # A frozen dataclass built without its __init__ (one object.__setattr__ per field):
+    # the network writes one record per receiving host, a LAN broadcast a thousand.
+    record: _R = object.__new__(cls)
+    record.__dict__.update(zip(_FIELDS[cls], values))
+    return record
+
 
 # (address text, port); IPv4-mapped IPv6 addresses are shown as IPv4.
 Endpoint = Tuple[str, int]
@@ -120,3 +131,18 @@ class Delivery:
     outcome: str
     receivers: int
     out_of_order: bool = False
+
+
+_FIELDS: Dict[type, List[str]] = {
+    cls: [f.name for f in fields(cls)] for cls in (DatagramRecord, Delivery)
+}
+
+
+def new_record(*values: Any) -> DatagramRecord:
+    """``DatagramRecord(*values)``, positionally, faster (for the network)."""
+    return _fast(DatagramRecord, *values)
+
+
+def new_delivery(*values: Any) -> Delivery:
+    """``Delivery(*values)``, positionally, faster (for the network)."""
+    return _fast(Delivery, *values)
