@@ -1,4 +1,4 @@
-"""SimulatedNetwork: a lossy, duplicating, reordering, delaying loopback network in memory.
+"""SimulatedNetwork: a lossy, duplicating, reordering, delaying LAN in memory.
 
 While a network is active (``with SimulatedNetwork(...) as net:``), every socket that
 ``taro_udp.create_udp_socket()`` creates lives on it instead of the OS, through the
@@ -6,14 +6,20 @@ transport seam of the core (``taro_udp._transport.set_transport_factory``). The 
 keep the whole contract — payloads, errors, the event thread — and nothing touches the
 OS network.
 
-Addresses: the simulated host owns 127.0.0.0/8 and ::1, as loopback does. Sockets
-bound to different 127.0.0.x addresses stand in for different devices; a broadcast to
-255.255.255.255 or 127.255.255.255 reaches every socket bound to that port on the
+Hosts (``_hosts``): the code under test runs on ``local_host``, which has loopback
+(127.0.0.0/8, ::1) and, with ``local_address``, a LAN interface; ``add_host`` and
+``add_router`` add others, each with its own addresses, loopback and ports, and sockets
+made inside ``with host:`` are that host's. Where a datagram goes is ``_routing``'s
+business, as Linux would send it; then each receiving host draws its own fate
+(``_fate_locked``, the one place fates are drawn). Sockets bound to different 127.0.0.x
+addresses of the local host stand in for devices as in 0.2.0, and a broadcast to
+255.255.255.255 or 127.255.255.255 there reaches every socket of that port bound to the
 wildcard address (sockets share a port with ``reuseAddr``, as on Linux).
 
-Determinism: each flow (source address:port -> destination address:port) draws its
-fates from its own ``random.Random`` seeded with the network's seed and the flow's
-endpoints, five numbers per datagram whatever the settings. So the same seed and the same
+Determinism: each flow (source address:port -> destination address:port, and the
+receiving host for a broadcast or multicast on a LAN) draws its fates from its own
+``random.Random`` seeded with the network's seed and the flow's endpoints, five numbers
+per datagram whatever the settings. So the same seed and the same
 sends give every datagram the same fate, where "the same sends" means: each flow sends
 the same datagrams in the same order. Sends of different flows may interleave in any
 way (several threads, the event thread replying) without changing any fate. Ephemeral
@@ -125,6 +131,10 @@ class SimulatedNetwork(Faults):
     the network is active: see ``taro_udp.testing.VirtualClock``. ``records=False``
     keeps no ``datagrams``, ``deliveries`` or ``trace`` (each record costs about 1.4 KiB),
     for long soak runs whose memory must stay flat.
+
+    ``local_address`` (``"192.168.1.23/24"``, or several) puts the local host, where
+    the code under test runs, on a LAN; ``local_name`` names it (``"local"``). Then
+    ``add_host``, ``add_router``, ``join_group``; ``hosts``, ``subnets``, ``host(name)``.
     """
 
     def __init__(
