@@ -756,9 +756,11 @@ class SimulatedNetwork(Faults):
     def trace(self) -> List[TraceEvent]:
         """Every event so far, in order: ``(ns, kind, details)`` (a copy).
 
-        Kinds: ``"send"`` (seq, source host and port, destination host and port, size,
-        fate, reason, delays in ms, reordered), ``"arrive"`` (seq, copy, outcome,
-        receivers, out of order) and, under virtual time, ``"timer"`` (the timer's number
+        Kinds: ``"send"`` (seq, source address and port, destination address and port,
+        size, fate, reason, delays in ms, reordered, the receiving host's name or None
+        for the local host and for nobody), ``"arrive"`` (seq, copy, outcome, receivers,
+        out of order), ``"link"`` (a host's name and its interfaces after a change) and,
+        under virtual time, ``"timer"`` (the timer's number
         in order of first firing, and its callback's name). Times are on the loop's
         clock, in ns since it started (virtual under ``virtual_time=True``, where the same
         seed and program give the same trace).
