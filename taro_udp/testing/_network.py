@@ -48,7 +48,7 @@ import random
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 from .. import _clock, _loop, _socket, _transport
 from .._socket import UDPSocket
@@ -102,6 +102,14 @@ _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
 _Flow = Tuple[str, int, str, int, str]
 # One fate: (drop reason or None, copies, delay of each copy in ms, reordered).
 Fate = Tuple[Optional[str], int, Tuple[float, ...], bool]
+
+
+class _Moment(NamedTuple):
+    """The instant of one send, read once for all its copies."""
+
+    time: float  # on the loop's clock
+    epoch_time: float  # seconds since the epoch (records)
+    ns: int  # since the clock started (the trace)
 
 
 class _Timer:
@@ -460,9 +468,14 @@ class SimulatedNetwork(Faults):
         bound = None if sender.wildcard else sender.local
         source, routes = routes_locked(sender.host, bound, sender.port, destination)
         texts = (str(source[0]), str(destination[0]))  # once per send, not per receiver
+        clock = _clock.current
+        now = clock.time()  # one instant for all its copies (a broadcast: a thousand)
+        moment = _Moment(now, clock.epoch + now, round((now - clock.start) * 1e9))
         first: Optional[int] = None
         for route in routes:
-            seq = self._send_one_locked(sender, source, destination, texts, payload, route, first)
+            seq = self._send_one_locked(
+                sender, source, destination, texts, payload, route, first, moment
+            )
             if first is None:
                 first = seq
 
@@ -475,6 +488,7 @@ class SimulatedNetwork(Faults):
         payload: bytes,
         route: Route,
         first: Optional[int],
+        moment: _Moment,
     ) -> int:
         seq = self._sent
         self._sent += 1
@@ -492,24 +506,29 @@ class SimulatedNetwork(Faults):
             seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
             name = route.receiver.name if route.receiver is not None else None
-            self._trace_locked(
-                "send",
-                seq,
-                texts[0],
-                source[1],
-                texts[1],
-                destination[1],
-                len(payload),
-                fate,
-                reason,
-                delays,
-                reordered,
-                None if route.receiver is self.local_host else name,
+            self._trace.append(
+                (
+                    moment.ns,
+                    "send",
+                    (
+                        seq,
+                        texts[0],
+                        source[1],
+                        texts[1],
+                        destination[1],
+                        len(payload),
+                        fate,
+                        reason,
+                        delays,
+                        reordered,
+                        None if route.receiver is self.local_host else name,
+                    ),
+                )
             )
             self._datagrams.append(
                 _records.new_record(
                     seq,
-                    self._now(),
+                    moment.epoch_time,
                     (texts[0], source[1]),
                     (texts[1], destination[1]),
                     payload,
@@ -533,14 +552,14 @@ class SimulatedNetwork(Faults):
             self._held[flow] = (datagram, copies)
             if previous is not None:  # held back as well: its follower came, let it go
                 self._release(previous)
-            deadline = _clock.now() + self._reorder_window / 1000.0
+            deadline = moment.time + self._reorder_window / 1000.0
             self._schedule_locked(deadline, _Flush(self, flow, datagram))
             return seq
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
-                self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
+                self._schedule_locked(moment.time + delay / 1000.0, _Arrival(self, datagram, copy))
         return seq
 
     def _fate_locked(
@@ -641,9 +660,11 @@ class SimulatedNetwork(Faults):
                 for sock in receivers:
                     sock.deliver_now()
             finally:  # what was not read (no reader yet, a full drain) waits signalled
-                with self.lock:
-                    for sock in receivers:
-                        sock.resignal()
+                left = [sock for sock in receivers if sock.queue]
+                if left:
+                    with self.lock:
+                        for sock in left:
+                            sock.resignal()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
