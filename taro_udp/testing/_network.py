@@ -165,6 +165,9 @@ class SimulatedNetwork(Faults):
         self.seed = seed
         self._subnets: Dict[Any, Subnet] = {}
         self._hosts: Dict[str, Host] = {}
+        # The routes of recent sends, by (socket, destination text): see transmit_locked.
+        self._routes: Dict[Any, Tuple[int, Address, List[Route], Tuple[str, str]]] = {}
+        self._topology = 0  # bumped by every change of links: the routes kept go stale
         self._flows: Dict[_Flow, random.Random] = {}
         self._held: Dict[_Flow, _Held] = {}
         self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
@@ -219,6 +222,7 @@ class SimulatedNetwork(Faults):
         if nat:
             with self.lock:
                 router.nat = Nat(router.attachments[-1])
+                self._topology += 1
         return router
 
     def add_subnet(self, address: str) -> Subnet:
@@ -280,6 +284,7 @@ class SimulatedNetwork(Faults):
 
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
         """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
+        self._topology += 1  # the routes kept are stale
         if self.records and self._active:  # (before, the clock is not the network's yet)
             self._trace_locked("link", host.name, tuple(str(a.interface) for a in host.attachments))
         listeners = host.network_listeners_locked()
@@ -458,16 +463,31 @@ class SimulatedNetwork(Faults):
     # -- sending and arriving (network lock held) ----------------------------------------
 
     def transmit_locked(
-        self, sender: SimulatedTransport, destination: Address, payload: bytes
+        self,
+        sender: SimulatedTransport,
+        destination: Address,
+        payload: bytes,
+        text: Optional[Tuple[str, int]] = None,
     ) -> None:
         """Route one send, draw each receiving host's fate, record it, send the copies.
 
         Raises the OS's ``OSError`` when the host cannot send it (no route), before
-        anything is recorded.
+        anything is recorded. ``text`` is the destination as the core gave it: with it,
+        the routes are kept for the next send of that socket there, until the LAN
+        changes (a device answers the same phone a thousand times).
         """
-        bound = None if sender.wildcard else sender.local
-        source, routes = routes_locked(sender.host, bound, sender.port, destination)
-        texts = (str(source[0]), str(destination[0]))  # once per send, not per receiver
+        key = None if text is None else (sender, text)
+        cached = self._routes.get(key) if key is not None else None
+        if cached is not None and cached[0] == self._topology:
+            _, source, routes, texts = cached
+        else:
+            bound = None if sender.wildcard else sender.local
+            source, routes = routes_locked(sender.host, bound, sender.port, destination)
+            texts = (str(source[0]), str(destination[0]))  # once per send, not per copy
+            if key is not None and _cacheable(routes):
+                if len(self._routes) >= _ROUTES_KEPT:
+                    self._routes.clear()
+                self._routes[key] = (self._topology, source, routes, texts)
         clock = _clock.current
         now = clock.time()  # one instant for all its copies (a broadcast: a thousand)
         moment = _Moment(now, clock.epoch + now, round((now - clock.start) * 1e9))
@@ -928,6 +948,15 @@ def active_network() -> Optional[SimulatedNetwork]:
     """The network new sockets are created on, or None when they go to the OS."""
     owner = getattr(_transport.transport_factory, "__self__", None)
     return owner if isinstance(owner, SimulatedNetwork) else None
+
+
+_ROUTES_KEPT = 8192  # sends whose routes are kept; a bound, not a policy (then cleared)
+
+
+def _cacheable(routes: List[Route]) -> bool:
+    # A route through a NAT router changes its state (mappings, contacted endpoints) at
+    # every send: it is worked out again each time.
+    return not any(link.host.nat is not None for route in routes for link in route.links)
 
 
 def _call_listener(listener: Callable[[Any], object], info: Any) -> None:
