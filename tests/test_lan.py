@@ -596,3 +596,35 @@ def test_a_partition_between_two_hosts_keeps_a_broadcast_from_that_one_only(
     reasons = {r.receiver: r.reason for r in virtual_network.datagrams}
     assert reasons["lamp"] == "partition"
     assert reasons["plug"] is None
+
+
+@pytest.mark.parametrize("virtual_network", [PHONE], indirect=True)
+def test_joining_a_subnet_without_an_address_leases_one(virtual_network: SimulatedNetwork) -> None:
+    access_point = virtual_network.add_host("10.10.100.254/24", name="ap")
+    (subnet,) = access_point.subnets
+    phone = virtual_network.local_host
+    assert phone.move_to(subnet) is subnet
+    assert phone.addresses == ["10.10.100.100/24"]
+    second = virtual_network.add_host(name="tablet")
+    second.connect(subnet)
+    assert second.addresses == ["10.10.100.101/24"]
+
+
+def test_a_lan_built_wrong_says_what_is_wrong() -> None:
+    network = SimulatedNetwork()
+    with pytest.raises(ValueError, match="needs its prefix"):
+        network.add_host("192.168.1.5")
+    network.add_host("192.168.1.5/24", name="lamp")
+    with pytest.raises(ValueError, match="already lamp's"):
+        network.add_host("192.168.1.9/24", "192.168.1.5/24", name="late")
+    assert [host.name for host in network.hosts] == ["local", "lamp"]  # nothing half-made
+    assert [h.name for h in network.subnets[0].hosts] == ["lamp"]
+    with pytest.raises(ValueError, match="already a host named 'lamp'"):
+        network.add_host("192.168.1.6/24", name="lamp")
+    with pytest.raises(ValueError, match="cannot be an interface address"):
+        network.add_host("127.0.0.2/8")
+    with pytest.raises(ValueError, match="inside and an outside"):
+        network.add_router("192.168.1.1/24", nat=True)
+    with pytest.raises(ValueError, match="has no interface"):
+        network.host("lamp").disconnect("10.0.0.1")
+    network.close()

@@ -96,8 +96,15 @@ class Topology:
                 raise ValueError(f"there is already a host named {name!r}")
             host = Host(self, name, router=router, loopback_only=loopback_only)
             self._hosts[name] = host
-        for interface in interfaces:
-            host.connect(str(interface))
+        try:
+            for interface in interfaces:
+                host.connect(str(interface))
+        except BaseException:  # e.g. an address taken: no half-made host stays behind
+            if host.attachments:
+                host.disconnect()
+            with self.lock:
+                del self._hosts[name]
+            raise
         return host
 
     @property
