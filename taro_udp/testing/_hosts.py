@@ -14,6 +14,7 @@ change), so this module imports neither the network nor the transports.
 from __future__ import annotations
 
 import contextvars
+import errno
 import ipaddress
 import itertools
 import threading
@@ -28,6 +29,7 @@ from ._addressing import (
     as_interface,
     is_loopback,
     is_multicast,
+    os_error,
     parse_ip,
 )
 from ._ports import PortTable
@@ -139,6 +141,8 @@ class Nat:
         """The source an inside datagram leaves with; the mapping is made or reused."""
         port = self.mappings.get(source)
         if port is None:
+            if self._next > 65535:  # every port of the router is mapped: as a full table
+                raise os_error(errno.EAGAIN)
             port = self._next
             self._next += 1
             self.mappings[source] = port
