@@ -351,7 +351,10 @@ class SimulatedNetwork(Faults, Topology):
         key = None if text is None else (sender, text)
         cached = self._routes.get(key) if key is not None else None
         if cached is not None and cached[0] == self._topology:
+            # The destination the routes were made with: equal, and the very object
+            # (``route.destination is destination`` says "not rewritten by a NAT").
             _, source, routes, texts = cached
+            destination = routes[0].destination if routes else destination
         else:
             bound = None if sender.wildcard else sender.local
             source, routes = routes_locked(sender.host, bound, sender.port, destination)
