@@ -21,6 +21,7 @@ import os
 import posixpath
 import sys
 import threading
+import typing
 import weakref
 from pathlib import Path
 from types import TracebackType
@@ -30,11 +31,14 @@ from urllib.parse import parse_qsl
 import taro_udp
 from taro_udp import _clock, _log, _loop
 
-from . import _options
+from . import _netinfo, _options
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError
 from ._values import JSPromise, decode, encode
+
+if typing.TYPE_CHECKING:
+    from ..testing._hosts import Host
 
 __all__ = ["ConsoleLine", "JSRuntime", "Page"]
 
@@ -134,6 +138,9 @@ class JSRuntime:
     A test that expects such errors inspects ``errors`` and clears it. ``on_error(error)``
     (on the event thread) sees each one as it happens (``taro-udp run`` stops there).
     What JS throws into a Python call (``eval``, ``page.call``...) is raised there instead.
+    ``host`` (a ``SimulatedNetwork`` host) runs the script on that host: its
+    sockets are the host's, and ``wx.getLocalIPAddress``, ``wx.getNetworkType`` and
+    ``wx.onNetworkStatusChange`` follow its links.
     """
 
     def __init__(
@@ -146,6 +153,7 @@ class JSRuntime:
         timeout: float = 30.0,
         on_error: Optional[Callable[[JSError], object]] = None,
         console_limit: int = CONSOLE_LIMIT,
+        host: Optional[Host] = None,
     ) -> None:
         self.root = _options.project_root(root)
         script_timeout = _options.seconds("script_timeout", script_timeout)
@@ -195,6 +203,7 @@ class JSRuntime:
         }
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
+        _netinfo.install(self, host)  # the simulated host's network APIs (host=, or a LAN)
 
     def _create(self, script_timeout: float, memory_limit: Optional[int]) -> None:
         self._engine = Engine(

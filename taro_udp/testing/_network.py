@@ -1,4 +1,4 @@
-"""SimulatedNetwork: a lossy, duplicating, reordering, delaying loopback network in memory.
+"""SimulatedNetwork: a lossy, duplicating, reordering, delaying LAN in memory.
 
 While a network is active (``with SimulatedNetwork(...) as net:``), every socket that
 ``taro_udp.create_udp_socket()`` creates lives on it instead of the OS, through the
@@ -6,14 +6,20 @@ transport seam of the core (``taro_udp._transport.set_transport_factory``). The 
 keep the whole contract — payloads, errors, the event thread — and nothing touches the
 OS network.
 
-Addresses: the simulated host owns 127.0.0.0/8 and ::1, as loopback does. Sockets
-bound to different 127.0.0.x addresses stand in for different devices; a broadcast to
-255.255.255.255 or 127.255.255.255 reaches every socket bound to that port on the
+Hosts (``_hosts``): the code under test runs on ``local_host``, which has loopback
+(127.0.0.0/8, ::1) and, with ``local_address``, a LAN interface; ``add_host`` and
+``add_router`` add others, each with its own addresses, loopback and ports, and sockets
+made inside ``with host:`` are that host's. Where a datagram goes is ``_routing``'s
+business, as Linux would send it; then each receiving host draws its own fate
+(``_fate_locked``, the one place fates are drawn). Sockets bound to different 127.0.0.x
+addresses of the local host stand in for devices as in 0.2.0, and a broadcast to
+255.255.255.255 or 127.255.255.255 there reaches every socket of that port bound to the
 wildcard address (sockets share a port with ``reuseAddr``, as on Linux).
 
-Determinism: each flow (source address:port -> destination address:port) draws its
-fates from its own ``random.Random`` seeded with the network's seed and the flow's
-endpoints, five numbers per datagram whatever the settings. So the same seed and the same
+Determinism: each flow (source address:port -> destination address:port, and the
+receiving host for a broadcast or multicast on a LAN) draws its fates from its own
+``random.Random`` seeded with the network's seed and the flow's endpoints, five numbers
+per datagram whatever the settings. So the same seed and the same
 sends give every datagram the same fate, where "the same sends" means: each flow sends
 the same datagrams in the same order. Sends of different flows may interleave in any
 way (several threads, the event thread replying) without changing any fate. Ephemeral
@@ -41,15 +47,19 @@ import random
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 from .. import _clock, _loop, _socket, _transport
 from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
+from ._addressing import Address
 from ._faults import Faults
-from ._ports import Address, PortTable, is_local
+from ._hosts import current_host
+from ._lan import Topology
+from ._ports import UNICAST
 from ._records import DatagramRecord, Delivery
+from ._routing import Route, routes_locked
 from ._sim_transport import SimulatedTransport
 from ._virtual import VirtualClock
 
@@ -62,27 +72,50 @@ _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
 
 
 class _InFlight:
-    """A datagram between its send and its arrival."""
+    """A copy of a datagram on its way to one receiving host (its route)."""
 
-    __slots__ = ("destination", "payload", "sender", "seq", "source")
+    __slots__ = ("destination", "flow", "payload", "route", "seen", "sender", "seq")
 
     def __init__(
         self,
         seq: int,
         sender: SimulatedTransport,
-        source: Address,
         destination: Address,
         payload: bytes,
+        route: Route,
+        flow: _Flow,
+        seen: Tuple[str, str],
     ) -> None:
         self.seq = seq
         self.sender = sender
-        self.source = source
-        self.destination = destination
+        self.destination = destination  # as the sender addressed it
         self.payload = payload
+        self.route = route
+        self.flow = flow
+        self.seen = seen  # (source, destination) texts as the receiver sees them
 
 
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
-_Flow = Tuple[Address, Address]
+# (source text, port, destination text, port, receiver key): texts, so that the dicts
+# keyed by flow hash in C (an ip_address object hashes in Python, at every lookup).
+_Flow = Tuple[str, int, str, int, str]
+# One fate: (drop reason or None, copies, delay of each copy in ms, reordered).
+Fate = Tuple[Optional[str], int, Tuple[float, ...], bool]
+
+
+class _Send(NamedTuple):
+    """One send, worked out once for all its copies (a LAN broadcast: a thousand)."""
+
+    sender: SimulatedTransport
+    source: Address
+    destination: Address
+    texts: Tuple[str, str]  # source and destination addresses as text
+    endpoints: Tuple[Tuple[str, int], Tuple[str, int]]  # for the records
+    payload: bytes
+    size: int
+    time: float  # on the loop's clock
+    epoch_time: float  # seconds since the epoch (records)
+    ns: int  # since the clock started (the trace)
 
 
 class _Timer:
@@ -96,8 +129,8 @@ class _Timer:
         self.handle: Any = None
 
 
-class SimulatedNetwork(Faults):
-    """A simulated loopback network; a context manager that installs it for new sockets.
+class SimulatedNetwork(Faults, Topology):
+    """A simulated network (loopback and LAN); a context manager that installs it for new sockets.
 
     ``loss``, ``duplicate`` and ``reorder`` are probabilities per datagram; ``delay`` is
     ``(lo, hi)`` milliseconds, drawn uniformly per copy; ``mtu`` (bytes, IP header
@@ -112,6 +145,10 @@ class SimulatedNetwork(Faults):
     the network is active: see ``taro_udp.testing.VirtualClock``. ``records=False``
     keeps no ``datagrams``, ``deliveries`` or ``trace`` (each record costs about 1.4 KiB),
     for long soak runs whose memory must stay flat.
+
+    ``local_address`` (``"192.168.1.23/24"``, or several) puts the local host, where
+    the code under test runs, on a LAN; ``local_name`` names it (``"local"``). Then
+    ``add_host``, ``add_router``, ``join_group``; ``hosts``, ``subnets``, ``host(name)``.
     """
 
     def __init__(
@@ -126,11 +163,13 @@ class SimulatedNetwork(Faults):
         reorder_window: float = 20.0,
         virtual_time: bool = False,
         records: bool = True,
+        local_address: Union[str, Sequence[str], None] = None,
+        local_name: str = "local",
     ) -> None:
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
         self.seed = seed
-        self.ports = PortTable()
+        Topology.__init__(self)
         self._flows: Dict[_Flow, random.Random] = {}
         self._held: Dict[_Flow, _Held] = {}
         self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
@@ -151,6 +190,10 @@ class SimulatedNetwork(Faults):
         self._active = False
         self._closed = False
         self._previous: Optional[_transport.TransportFactory] = None
+        self.local_host = self._new_host(local_name, (), loopback_only=True)
+        addresses = [local_address] if isinstance(local_address, str) else local_address or ()
+        for address in addresses:
+            self.local_host.connect(address)
 
     def __repr__(self) -> str:
         return f"<SimulatedNetwork seed={self.seed!r} datagrams={len(self._datagrams)}>"
@@ -214,8 +257,15 @@ class SimulatedNetwork(Faults):
             self.clock.close()
 
     def create_transport(self, family: int, options: SocketOptions) -> Transport:
-        """The transport factory installed while the network is active."""
-        return SimulatedTransport(self, family, options)
+        """The transport factory installed while the network is active.
+
+        The socket belongs to the host of the innermost ``with host:`` (of this network),
+        else to the local host.
+        """
+        host = current_host()
+        if host is None or self._hosts.get(host.name) is not host:
+            host = self.local_host
+        return SimulatedTransport(self, host, family, options)
 
     def _on_socket_created(self, sock: UDPSocket) -> None:
         transport = sock._transport
@@ -250,16 +300,21 @@ class SimulatedNetwork(Faults):
         ``view="sent"``: every datagram once, at its send time, dropped ones included
         (``datagrams`` says what became of each). ``view="delivered"``: every copy that
         reached a socket, in arrival order, at its arrival time (duplicates twice,
-        reordering and delays visible, drops absent).
+        reordering and delays visible, drops absent). Addresses are the real ones: a
+        broadcast on a LAN is written once in ``"sent"`` (once per receiving host in
+        ``"delivered"``), and a datagram a NAT router rewrote shows the sender's header
+        in ``"sent"``, the receiver's in ``"delivered"``.
         """
         with self.lock:
             datagrams = list(self._datagrams)
             deliveries = list(self._deliveries)
-        if view == "sent":
-            packets = [self._packet(record, record.time) for record in datagrams]
-        elif view == "delivered":
+        if view == "sent":  # a broadcast once, as on the wire, not once per receiver
             packets = [
-                self._packet(datagrams[arrival.seq], arrival.time)
+                self._packet(record, record.time) for record in datagrams if record.first is None
+            ]
+        elif view == "delivered":  # as each receiver got it (after NAT)
+            packets = [
+                self._packet(datagrams[arrival.seq], arrival.time, received=True)
                 for arrival in deliveries
                 if arrival.outcome == _records.OUTCOME_DELIVERED
             ]
@@ -269,13 +324,16 @@ class SimulatedNetwork(Faults):
             return _pcap.write_pcap_file(stream, packets)
 
     @staticmethod
-    def _packet(record: DatagramRecord, when: float) -> _pcap.Packet:
+    def _packet(record: DatagramRecord, when: float, received: bool = False) -> _pcap.Packet:
+        source, destination = record.source, record.destination
+        if received and record.translated is not None:
+            source, destination = record.translated
         return _pcap.Packet(
             time=when,
-            source=ipaddress.ip_address(record.source[0]),
-            source_port=record.source[1],
-            destination=ipaddress.ip_address(record.destination[0]),
-            destination_port=record.destination[1],
+            source=ipaddress.ip_address(source[0]),
+            source_port=source[1],
+            destination=ipaddress.ip_address(destination[0]),
+            destination_port=destination[1],
             payload=record.payload,
             ttl=record.ttl,
             ident=record.seq,
@@ -284,102 +342,191 @@ class SimulatedNetwork(Faults):
     # -- sending and arriving (network lock held) ----------------------------------------
 
     def transmit_locked(
-        self, sender: SimulatedTransport, source: Address, destination: Address, payload: bytes
+        self,
+        sender: SimulatedTransport,
+        destination: Address,
+        payload: bytes,
+        text: Optional[Tuple[str, int]] = None,
     ) -> None:
-        """Decide the fate of one datagram, record it, and send its copies on their way."""
+        """Route one send, draw each receiving host's fate, record it, send the copies.
+
+        Raises the OS's ``OSError`` when the host cannot send it (no route), before
+        anything is recorded. ``text`` is the destination as the core gave it: with it,
+        the routes are kept for the next send of that socket there, until the LAN
+        changes (a device answers the same phone a thousand times).
+        """
+        key = None if text is None else (sender, text)
+        cached = self._routes.get(key) if key is not None else None
+        if cached is not None and cached[0] == self._topology:
+            # The destination the routes were made with: equal, and the very object
+            # (``route.destination is destination`` says "not rewritten by a NAT").
+            _, source, routes, texts = cached
+            destination = routes[0].destination if routes else destination
+        else:
+            bound = None if sender.wildcard else sender.local
+            source, routes = routes_locked(sender.host, bound, sender.port, destination)
+            texts = (str(source[0]), str(destination[0]))  # once per send, not per copy
+            if key is not None and _cacheable(routes):
+                if len(self._routes) >= _ROUTES_KEPT:
+                    self._routes.clear()
+                self._routes[key] = (self._topology, source, routes, texts)
+        clock = _clock.current
+        now = clock.time()  # one instant for all its copies (a broadcast: a thousand)
+        send = _Send(
+            sender,
+            source,
+            destination,
+            texts,
+            ((texts[0], source[1]), (texts[1], destination[1])),
+            payload,
+            len(payload),
+            now,
+            clock.epoch + now,
+            round((now - clock.start) * 1e9),
+        )
+        first: Optional[int] = None
+        for route in routes:
+            seq = self._send_one_locked(send, route, first)
+            if first is None:
+                first = seq
+
+    def _send_one_locked(self, send: _Send, route: Route, first: Optional[int]) -> int:
         seq = self._sent
         self._sent += 1
-        flow = (source, destination)
-        rng = self._flows.get(flow)
-        if rng is None:
-            key = f"{self.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
-            rng = self._flows[flow] = random.Random(key)
-        # Always five draws, so a flow's stream never depends on the settings.
-        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = (rng.random() for _ in range(5))
-        reason = self._drop_reason(source, destination, len(payload), u_loss)
-        copies = 0 if reason else 2 if u_duplicate < self._duplicate else 1
-        low, high = self._delay
-        delays = tuple(round(low + (high - low) * u, 3) for u in (u_delay1, u_delay2)[:copies])
-        reordered = copies > 0 and u_reorder < self._reorder
+        source, destination, texts = send.source, send.destination, send.texts
+        flow = route.flow
+        if flow is None or route.flow_texts is not texts:  # kept on a route kept for reuse
+            flow = route.flow = (texts[0], source[1], texts[1], destination[1], route.key)
+            route.flow_texts = texts
+        reason, copies, delays, reordered = self._fate_locked(
+            flow, source, destination, route, send.size
+        )
         if reason:
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
+        if route.source is source and route.destination is destination:
+            seen = texts
+        else:  # rewritten by a NAT router
+            seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
-            self._record_send_locked(
-                sender, seq, source, destination, payload, fate, reason, delays, reordered
+            receiver = route.receiver
+            shown = None if receiver is None or receiver is self.local_host else receiver.name
+            source_end, destination_end = send.endpoints
+            self._trace.append(
+                (
+                    send.ns,
+                    "send",
+                    (
+                        seq,
+                        texts[0],
+                        source[1],
+                        texts[1],
+                        destination[1],
+                        send.size,
+                        fate,
+                        reason,
+                        delays,
+                        reordered,
+                        shown,
+                    ),
+                )
+            )
+            self._datagrams.append(
+                _records.new_record(
+                    seq,
+                    send.epoch_time,
+                    source_end,
+                    destination_end,
+                    send.payload,
+                    send.sender.ttl,
+                    fate,
+                    reason,
+                    delays,
+                    reordered,
+                    shown,
+                    first,
+                    None
+                    if seen is texts
+                    else ((seen[0], route.source[1]), (seen[1], route.destination[1])),
+                )
             )
         if not copies:
-            return
-        datagram = _InFlight(seq, sender, source, destination, payload)
+            return seq
+        datagram = _InFlight(seq, send.sender, destination, send.payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
             if previous is not None:  # held back as well: its follower came, let it go
                 self._release(previous)
-            deadline = _clock.now() + self._reorder_window / 1000.0
+            deadline = send.time + self._reorder_window / 1000.0
             self._schedule_locked(deadline, _Flush(self, flow, datagram))
-            return
+            return seq
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
-                self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
+                self._schedule_locked(send.time + delay / 1000.0, _Arrival(self, datagram, copy))
+        return seq
 
-    def _record_send_locked(
-        self,
-        sender: SimulatedTransport,
-        seq: int,
-        source: Address,
-        destination: Address,
-        payload: bytes,
-        fate: str,
-        reason: Optional[str],
-        delays: Tuple[float, ...],
-        reordered: bool,
-    ) -> None:
-        source_text, destination_text = str(source[0]), str(destination[0])
-        self._trace_locked(
-            "send",
-            seq,
-            source_text,
-            source[1],
-            destination_text,
-            destination[1],
-            len(payload),
-            fate,
-            reason,
-            delays,
-            reordered,
-        )
-        self._datagrams.append(
-            DatagramRecord(
-                seq=seq,
-                time=self._now(),
-                source=(source_text, source[1]),
-                destination=(destination_text, destination[1]),
-                payload=payload,
-                ttl=sender.ttl,
-                fate=fate,
-                reason=reason,
-                delays_ms=delays,
-                reordered=reordered,
+    def _fate_locked(
+        self, flow: _Flow, source: Address, destination: Address, route: Route, size: int
+    ) -> Fate:
+        """The fate of one datagram toward one receiving host: the one place it is drawn.
+
+        Each flow (source, destination and, for a broadcast or multicast on a LAN, the
+        receiving host) draws from its own ``random.Random``, always five numbers, so
+        that a flow's stream never depends on the settings or on other flows. Returns
+        (drop reason or None, copies, delay of each copy in ms, held back to reorder).
+        """
+        rng = self._flows.get(flow)
+        if rng is None:
+            source_text, source_port, destination_text, destination_port, key = flow
+            seed = f"{self.seed}|{source_text}|{source_port}|{destination_text}|{destination_port}"
+            rng = self._flows[flow] = random.Random(f"{seed}|{key}" if key else seed)
+        draw = rng.random
+        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = draw(), draw(), draw(), draw(), draw()
+        reason = route.reason or self._drop_reason(source, destination, route, size, u_loss)
+        if reason:
+            return reason, 0, (), False
+        copies = 2 if u_duplicate < self._duplicate else 1
+        low, high = self._delay
+        if copies == 1:
+            delays: Tuple[float, ...] = (round(low + (high - low) * u_delay1, 3),)
+        else:
+            delays = (
+                round(low + (high - low) * u_delay1, 3),
+                round(low + (high - low) * u_delay2, 3),
             )
-        )
+        return None, copies, delays, u_reorder < self._reorder
 
     def _drop_reason(
-        self, source: Address, destination: Address, size: int, u_loss: float
+        self, source: Address, destination: Address, route: Route, size: int, u_loss: float
     ) -> Optional[str]:
         if self._closed:
             return _records.REASON_CLOSED
-        if self._is_partitioned(source, destination):
+        if self._partitions and self._partitioned_locked(source, destination, route):
             return _records.REASON_PARTITION
-        header = 28 if destination[0].version == 4 else 48
+        header = 28 if route.destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
             return _records.REASON_MTU
         if u_loss < self._loss:
             return _records.REASON_LOSS
         return None
+
+    def _partitioned_locked(self, source: Address, destination: Address, route: Route) -> bool:
+        # Between the sender and the destination as addressed, or as the receiver sees
+        # them (NAT); for a broadcast, also between the sender and that receiver's address.
+        if self._is_partitioned(source, destination):
+            return True
+        if route.destination is not destination and self._is_partitioned(
+            route.source, route.destination
+        ):
+            return True
+        if route.key and route.links:
+            receiver = (route.links[-1].address, route.destination[1])
+            return self._is_partitioned(source, receiver)
+        return False
 
     # -- the loop's timers ----------------------------------------------------------------
 
@@ -390,7 +537,7 @@ class SimulatedNetwork(Faults):
         if isinstance(work, _Arrival):
             self._delayed += 1
         if _loop.in_event_thread():
-            self._arm(timer)
+            timer.handle = _loop.call_at(deadline, self._fire, timer)
         else:
             _loop.call_soon(self._arm, timer)
 
@@ -410,8 +557,21 @@ class SimulatedNetwork(Faults):
             finally:
                 landed, self._landed = self._landed, None
             self._notify_if_idle()
-        for sock in dict.fromkeys(landed):  # each receiver once, in arrival order
-            sock.deliver_now()
+        if landed:
+            # As a timer does: work posted before the arrival came due runs first; then
+            # each receiver reads, once, in arrival order, in this very slot of the loop
+            # (so a timer due at the same instant but set later runs after it).
+            _loop.run_posted()
+            receivers = dict.fromkeys(landed)
+            try:
+                for sock in receivers:
+                    sock.deliver_now()
+            finally:  # what was not read (no reader yet, a full drain) waits signalled
+                left = [sock for sock in receivers if sock.queue]
+                if left:
+                    with self.lock:
+                        for sock in left:
+                            sock.resignal()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
@@ -429,40 +589,54 @@ class SimulatedNetwork(Faults):
             self._arrive_locked(datagram, copy)
 
     def _arrive_locked(self, datagram: _InFlight, copy: int) -> None:
-        source, destination = datagram.source, datagram.destination
-        receivers = self.ports.receivers(source, destination)
+        route = datagram.route
+        source, destination = route.source, route.destination
+        source_text, destination_text = datagram.seen
+        receiver = route.receiver
         delivered = 0
         full = False
         landed = self._landed
-        for sock in receivers:
-            item = (
-                datagram.payload,
-                sock.present(source[0]),
-                source[1],
-                sock.present(destination[0]),
-            )
-            if sock.enqueue(item):
-                delivered += 1
-                if landed is not None:
-                    landed.append(sock)
-            else:
-                full = True
-        if delivered:
-            outcome = _records.OUTCOME_DELIVERED
-        elif full:
-            outcome = _records.OUTCOME_BUFFER_FULL
+        if receiver is None:
+            outcome = _records.OUTCOME_NO_HOST
+        elif not route.links_up():
+            outcome = _records.OUTCOME_LINK_DOWN
         else:
-            outcome = _records.OUTCOME_UNREACHABLE
-            sender = datagram.sender
-            # ICMP port unreachable: on Linux only a connected socket hears of it.
-            local = is_local(destination[0])
-            if local and not sender.closed and sender.peer == destination:
-                sender.set_error(errno.ECONNREFUSED)
-        flow = (source, destination)
+            for sock in receiver.ports.receivers(source, destination, route.kind):
+                assert isinstance(sock, SimulatedTransport)
+                if sock.mapped and source[0].version == 4:  # a udp6 socket sees ::ffff:
+                    item = (
+                        datagram.payload,
+                        "::ffff:" + source_text,
+                        source[1],
+                        "::ffff:" + destination_text,
+                    )
+                else:
+                    item = (datagram.payload, source_text, source[1], destination_text)
+                if sock.enqueue(item, landed is None):
+                    delivered += 1
+                    if landed is not None:
+                        landed.append(sock)
+                else:
+                    full = True
+            if delivered:
+                outcome = _records.OUTCOME_DELIVERED
+            elif full:
+                outcome = _records.OUTCOME_BUFFER_FULL
+            else:
+                outcome = _records.OUTCOME_UNREACHABLE
+                sender = datagram.sender
+                # ICMP port unreachable: on Linux only a connected socket hears of it.
+                if (
+                    route.kind == UNICAST
+                    and not sender.closed
+                    and sender.peer == datagram.destination
+                ):
+                    sender.set_error(errno.ECONNREFUSED)
+        flow = datagram.flow
         last = self._last_arrival.get(flow, -1)
         self._last_arrival[flow] = max(last, datagram.seq)
         self._record_arrival(datagram, copy, outcome, delivered, datagram.seq < last)
-        if copy == 0:
+        if copy == 0 and self._held:
             held = self._held.get(flow)
             if held is not None and held[0].seq < datagram.seq:
                 del self._held[flow]
@@ -480,7 +654,7 @@ class SimulatedNetwork(Faults):
             return
         self._trace_locked("arrive", datagram.seq, copy, outcome, count, out_of_order)
         self._deliveries.append(
-            Delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
+            _records.new_delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
         )
 
     @staticmethod
@@ -510,9 +684,11 @@ class SimulatedNetwork(Faults):
     def trace(self) -> List[TraceEvent]:
         """Every event so far, in order: ``(ns, kind, details)`` (a copy).
 
-        Kinds: ``"send"`` (seq, source host and port, destination host and port, size,
-        fate, reason, delays in ms, reordered), ``"arrive"`` (seq, copy, outcome,
-        receivers, out of order) and, under virtual time, ``"timer"`` (the timer's number
+        Kinds: ``"send"`` (seq, source address and port, destination address and port,
+        size, fate, reason, delays in ms, reordered, the receiving host's name or None
+        for the local host and for nobody), ``"arrive"`` (seq, copy, outcome, receivers,
+        out of order), ``"link"`` (a host's name and its interfaces after a change) and,
+        under virtual time, ``"timer"`` (the timer's number
         in order of first firing, and its callback's name). Times are on the loop's
         clock, in ns since it started (virtual under ``virtual_time=True``, where the same
         seed and program give the same trace).
@@ -531,6 +707,8 @@ class SimulatedNetwork(Faults):
     # -- waiting -------------------------------------------------------------------------
 
     def _in_flight_locked(self) -> int:
+        if not self._held:
+            return self._delayed
         return self._delayed + sum(copies for _, copies in self._held.values())
 
     def _notify_if_idle(self) -> None:
@@ -580,7 +758,11 @@ class SimulatedNetwork(Faults):
         with self.lock:
             if self._in_flight_locked():
                 return False
-            unread = any(sock.queue for sock in self.ports.sockets())
+            unread = any(
+                sock.queue  # type: ignore[attr-defined]
+                for host in self._hosts.values()
+                for sock in host.ports.sockets()
+            )
         return not unread and not _loop.pending()
 
     # -- virtual time --------------------------------------------------------------------
@@ -608,7 +790,8 @@ class SimulatedNetwork(Faults):
         self._timers.clear()
         self._delayed = 0
         self._held.clear()
-        self.ports.forget_closed()
+        for host in self._hosts.values():
+            host.ports.forget_closed()
 
 
 class _Arrival:
@@ -652,3 +835,12 @@ def active_network() -> Optional[SimulatedNetwork]:
     """The network new sockets are created on, or None when they go to the OS."""
     owner = getattr(_transport.transport_factory, "__self__", None)
     return owner if isinstance(owner, SimulatedNetwork) else None
+
+
+_ROUTES_KEPT = 8192  # sends whose routes are kept; a bound, not a policy (then cleared)
+
+
+def _cacheable(routes: List[Route]) -> bool:
+    # A route through a NAT router changes its state (mappings, contacted endpoints) at
+    # every send: it is worked out again each time.
+    return not any(link.host.nat is not None for route in routes for link in route.links)

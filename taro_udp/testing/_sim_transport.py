@@ -1,10 +1,11 @@
 """SimulatedTransport: a ``Transport`` (see ``taro_udp._transport``) on a simulated network.
 
-It behaves as a Linux UDP socket on the loopback interface does, errno for errno, so a
-``UDPSocket`` cannot tell the difference: binding a non-local address is
+It behaves as a Linux UDP socket of its host does, errno for errno, so a ``UDPSocket``
+cannot tell the difference: binding an address the host does not have is
 ``EADDRNOTAVAIL``, a port in use ``EADDRINUSE``, a datagram over 65,507 bytes (65,527 on
-IPv6) ``EMSGSIZE``, broadcast without ``SO_BROADCAST`` ``EACCES``, a connected socket
-whose peer has no socket gets ``ECONNREFUSED`` on its next send or read.
+IPv6) ``EMSGSIZE``, broadcast without ``SO_BROADCAST`` ``EACCES``, a send with no route
+``ENETUNREACH``, a connected socket whose peer has no socket gets ``ECONNREFUSED`` on its
+next send or read.
 
 Received datagrams wait in a queue. The event thread waits on ``fileno()``, the read end
 of a pipe that holds one byte exactly while the queue is not empty (or an error is
@@ -15,23 +16,26 @@ from __future__ import annotations
 
 import collections
 import errno
-import ipaddress
 import os
 import socket
-from typing import TYPE_CHECKING, Deque, Optional, Tuple
+import threading
+from typing import Deque, Optional, Protocol, Set, Tuple
 
 from .. import _loop
 from .._addresses import SockAddr
 from .._transport import Buffer, Received, SocketOptions
-from ._ports import Address, IPAddress, is_broadcast, os_error
+from ._addressing import (
+    LIMITED_BROADCAST,
+    LOOPBACK_BROADCAST,
+    Address,
+    IPAddress,
+    os_error,
+    parse_ip,
+)
+from ._hosts import Host
 
-if TYPE_CHECKING:
-    from ._network import SimulatedNetwork
+__all__ = ["Medium", "SimulatedTransport"]
 
-__all__ = ["SimulatedTransport"]
-
-IPV4_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
-IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
 # The largest UDP payload: 65,535 minus the IP (20 or 40 bytes) and UDP (8) headers.
 MAX_PAYLOAD_IPV4 = 65507
 MAX_PAYLOAD_IPV6 = 65527
@@ -40,19 +44,42 @@ MAX_PAYLOAD_IPV6 = 65527
 # ``recvBufferSize`` sets it (doubled, as Linux doubles SO_RCVBUF).
 DEFAULT_RECEIVE_BUFFER = 8 * 1024 * 1024
 DEFAULT_TTL = 64
+_EAGAIN_TEXT = os.strerror(errno.EAGAIN)
+
+
+class Medium(Protocol):
+    """What a transport needs of its network: the lock, and a way to send."""
+
+    lock: threading.Lock
+
+    def transmit_locked(
+        self,
+        sender: SimulatedTransport,
+        destination: Address,
+        payload: bytes,
+        text: Optional[Tuple[str, int]] = None,
+    ) -> None: ...
+
+
+def _sockaddr(address: SockAddr) -> Address:
+    # The (IP, port) of a sockaddr from the core, IPv4-mapped shown as IPv4.
+    return (parse_ip(str(address[0])), int(address[1]))
 
 
 class SimulatedTransport:
-    """One socket on a ``SimulatedNetwork``. Every method runs under the network's lock."""
+    """One socket of a simulated ``host``. Every method runs under the network's lock."""
 
     # TARO_UDP_BIND_ADDRESS keeps a harness's OS sockets on one interface; here it would
     # only make wildcard-bound devices deaf to broadcasts (see _network).
     ignores_bind_env = True
 
-    def __init__(self, network: SimulatedNetwork, family: int, options: SocketOptions) -> None:
+    def __init__(self, network: Medium, host: Host, family: int, options: SocketOptions) -> None:
         self.network = network
+        self.host = host
+        self.groups: Set[IPAddress] = set()  # multicast groups joined (device fakes)
         self.family = family
         self.v6only = family == socket.AF_INET6 and bool(options.get("ipv6Only"))
+        self.mapped = family == socket.AF_INET6  # IPv4 peers shown IPv4-mapped
         self.reuse_address = bool(options.get("reuseAddr"))
         size = options.get("recvBufferSize")
         self.receive_buffer = 2 * int(size) if size is not None else DEFAULT_RECEIVE_BUFFER
@@ -85,22 +112,22 @@ class SimulatedTransport:
             self._check_open()
             if self.local is not None:
                 raise os_error(errno.EINVAL)  # already bound, as Linux says
-            host, port = self.network.ports.parse_sockaddr(address)
-            self.network.ports.bind(self, host, port, str(address[0]))
+            host, port = _sockaddr(address)
+            self.host.ports.bind(self, host, port, str(address[0]))
             return (self.local_text, self.port)
 
     def connect(self, address: SockAddr) -> None:
         with self.network.lock:
             self._check_open()
-            peer = self.network.ports.parse_sockaddr(address)
+            peer = _sockaddr(address)
             self._check_destination(peer)
             if self.local is None:
-                self.network.ports.bind(self, None, 0, "")
+                self.host.ports.bind(self, None, 0, "")
             self.peer = peer
 
     def sendto(self, data: Buffer, address: SockAddr) -> None:
         with self.network.lock:
-            self._send_locked(data, self.network.ports.parse_sockaddr(address))
+            self._send_locked(data, _sockaddr(address), (str(address[0]), int(address[1])))
 
     def send(self, data: Buffer) -> None:
         with self.network.lock:
@@ -111,10 +138,12 @@ class SimulatedTransport:
 
     def recv(self) -> Received:
         with self.network.lock:
-            self._check_open()
-            self._raise_pending_error()
-            if not self.queue:
-                raise os_error(errno.EAGAIN)
+            if self.closed:
+                raise os_error(errno.EBADF)
+            if self.error is not None:
+                self._raise_pending_error()
+            if not self.queue:  # every drain ends here: the OS's error, its text cached
+                raise BlockingIOError(errno.EAGAIN, _EAGAIN_TEXT)
             item = self.queue.popleft()
             self.queued_bytes -= len(item[0])
             self._update_signal()
@@ -144,7 +173,7 @@ class SimulatedTransport:
             if self.closed:
                 return
             self.closed = True
-            self.network.ports.unbind(self)
+            self.host.ports.unbind(self)
             self.queue.clear()
             self.queued_bytes = 0
             os.close(self._read_fd)
@@ -164,23 +193,33 @@ class SimulatedTransport:
             return f"::ffff:{host}"
         return str(host)
 
-    def enqueue(self, item: Received) -> bool:
-        """Queue a received datagram; False when the receive buffer is full (or closed)."""
+    def enqueue(self, item: Received, signal: bool = True) -> bool:
+        """Queue a received datagram; False when the receive buffer is full (or closed).
+
+        ``signal=False``: the caller reads the socket right away (``deliver_now``) and
+        then calls ``resignal()``, sparing the pipe a write and a read per datagram.
+        """
         if self.closed or self.queued_bytes + len(item[0]) > self.receive_buffer:
             return False
         self.queue.append(item)
         self.queued_bytes += len(item[0])
-        self._update_signal()
+        if signal:
+            self._update_signal()
         return True
 
+    def resignal(self) -> None:
+        """Make the pipe say again whether anything is left to read (network lock held)."""
+        if not self.closed:
+            self._update_signal()
+
     def deliver_now(self) -> None:
-        """Have the event thread read this socket as posted work (a delayed arrival).
+        """Read this socket now (event thread, at a delayed arrival's deadline).
 
         So that a datagram arriving at a deadline is delivered in its place among the
         timers due then (a timer set after it runs after it), not whenever select()
         notices the socket.
         """
-        _loop.call_soon(_loop.run_reader, self._read_fd)
+        _loop.run_reader(self._read_fd)
 
     def set_error(self, code: int) -> None:
         """Make the next read or send fail with ``code`` (an ICMP error, as the OS does)."""
@@ -206,10 +245,19 @@ class SimulatedTransport:
             raise os_error(errno.EINVAL)
         if not self.accepts_family(host):
             raise os_error(errno.ENETUNREACH)  # e.g. IPv4-mapped on an IPv6-only socket
-        if is_broadcast(host) and not self.broadcast:
+        if not self.broadcast and self._is_broadcast(host):
             raise os_error(errno.EACCES)
 
-    def _send_locked(self, data: Buffer, destination: Address) -> None:
+    def _is_broadcast(self, host: IPAddress) -> bool:
+        # A broadcast address of this host's links: Linux wants SO_BROADCAST for these.
+        # The directed broadcast of a subnet the host is not on is plain unicast.
+        if host in (LIMITED_BROADCAST, LOOPBACK_BROADCAST):
+            return True
+        return any(attachment.subnet.is_broadcast(host) for attachment in self.host.attachments)
+
+    def _send_locked(
+        self, data: Buffer, destination: Address, text: Optional[Tuple[str, int]] = None
+    ) -> None:
         self._check_open()
         self._raise_pending_error()
         self._check_destination(destination)
@@ -219,20 +267,8 @@ class SimulatedTransport:
         if len(payload) > limit:
             raise os_error(errno.EMSGSIZE)
         if self.local is None:
-            self.network.ports.bind(self, None, 0, "")
-        self.network.transmit_locked(
-            self, (self._source_for(host), self.port), destination, payload
-        )
-
-    def _source_for(self, destination: IPAddress) -> IPAddress:
-        # The source address the OS would pick: the bound one, else the loopback address
-        # of the destination's family (Linux routes every 127/8 address from 127.0.0.1).
-        local = self.local
-        if local is not None and not self.wildcard:
-            if local.version != destination.version:
-                raise os_error(errno.ENETUNREACH)
-            return local
-        return IPV4_LOOPBACK if destination.version == 4 else IPV6_LOOPBACK
+            self.host.ports.bind(self, None, 0, "")
+        self.network.transmit_locked(self, destination, payload, text)
 
     def _update_signal(self) -> None:
         # One byte in the pipe exactly while there is something to read.
