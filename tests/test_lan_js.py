@@ -1,7 +1,7 @@
 """The simulated LAN from JavaScript: a real SoftAP provisioning page, the phone's view of
 its network (``wx.getLocalIPAddress``, ``getNetworkType``, ``onNetworkStatusChange``).
 
-The page (tests/fixtures/usr_softap, MIT, provenance in its README) sends Wi-Fi credentials
+The page (tests/js_pages/zhihui-sleep, MIT, provenance in its README) sends Wi-Fi credentials
 to a USR-IOT module at 10.10.100.254:48899; the module is a Python fake on its own host.
 """
 
@@ -24,7 +24,7 @@ from taro_udp.js.plugin import JSRuntimeFactory, js_runtime  # noqa: F401
 from taro_udp.testing import SimulatedNetwork, SocketFactory
 from taro_udp.testing.plugin import udp_socket_factory, virtual_network  # noqa: F401
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "usr_softap"
+FIXTURE = Path(__file__).resolve().parent / "js_pages" / "zhihui-sleep"
 HOME = {"local_address": "192.168.1.23/24", "seed": 4, "loss": 0.2, "delay": (2, 20)}
 AP_ADDRESS = "10.10.100.254"
 USR_PORT = 48899
