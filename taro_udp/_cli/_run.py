@@ -9,7 +9,7 @@ from typing import Any
 
 import taro_udp
 
-from ._common import EXIT_FAILURE, EXIT_OK, CliError, Console, Inbox
+from ._common import EXIT_FAILURE, EXIT_MISSING_DEPENDENCY, EXIT_OK, CliError, Console, Inbox
 
 __all__ = ["RUN_EPILOG", "run_script"]
 
@@ -28,7 +28,7 @@ def run_script(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
     try:
         from ..js import JSError, JSRuntime
     except ImportError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(str(exc), EXIT_MISSING_DEPENDENCY) from None
     from ..js import ConsoleLine
 
     path = Path(args.file)
