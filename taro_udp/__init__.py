@@ -15,7 +15,7 @@ documentation is silent.
 
 from ._api import Taro, create_udp_socket, createUDPSocket, wx
 from ._errors import UDPSocketError
-from ._runtime import call_soon, run
+from ._runtime import call_soon, run, run_coroutine_threadsafe
 from ._socket import UDPSocket
 from ._timers import Date, clearInterval, clearTimeout, performance, setInterval, setTimeout
 from ._types import (
@@ -50,6 +50,7 @@ __all__ = [
     "create_udp_socket",
     "performance",
     "run",
+    "run_coroutine_threadsafe",
     "setInterval",
     "setTimeout",
     "wx",

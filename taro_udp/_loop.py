@@ -44,7 +44,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Protocol, Set, Tuple
 
-from . import _clock, _log
+from . import _clock, _log, _sites
 
 if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
     import asyncio
@@ -287,6 +287,7 @@ def call_at(when: float, work: Callable[..., object], *args: Any) -> asyncio.Tim
 
 def attach(owner: Owner) -> None:
     """Keep ``owner`` alive (and the thread running) until ``detach``. Raises ``OSError``."""
+    _sites.remember(owner)  # named by run()'s and the virtual clock's diagnostics
     while True:
         thread = _live()
         thread.owners.add(owner)

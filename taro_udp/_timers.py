@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import threading
 from threading import get_ident
 from typing import Any, Callable, Dict, Optional
 
-from . import _clock, _log, _loop
+from . import _clock, _log, _loop, _sites
 
 __all__ = [
     "Date",
@@ -69,7 +68,7 @@ class _JSTimer:
         self.deadline = deadline  # loop time, seconds
         self.interval = interval  # seconds, or None for a timeout
         self.handle: Any = None
-        self.created_at = ""  # "file:line" of the setTimeout call, under a virtual clock
+        self.created_at = ""  # "file:line" of the setTimeout call (outside taro_udp)
 
     def describe(self) -> str:
         kind = "setInterval" if self.interval is not None else "setTimeout"
@@ -113,9 +112,8 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     timer = _JSTimer(
         next(_ids), callback, args, _clock.now() + seconds, seconds if repeat else None
     )
-    if _clock.current.virtual:  # for the livelock report: where the looping timer came from
-        caller = sys._getframe(2)
-        timer.created_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+    # For diagnostics (what keeps run() alive, the livelock report): where it was set.
+    timer.created_at = _sites.caller_outside(3)
     _active[timer.id] = timer
     thread = _loop._current
     if thread is not None and thread.ident == get_ident():  # on the event thread: arm now

@@ -200,7 +200,7 @@ def test_run_on_the_event_thread_raises_runtime_error() -> None:
 
 def test_run_rejects_a_main_that_is_not_callable() -> None:
     with pytest.raises(TypeError, match="callable"):
-        taro_udp.run(42)  # type: ignore[arg-type]
+        taro_udp.run(42)  # type: ignore[call-overload]
 
 
 def test_call_soon_runs_on_the_event_thread_in_order_from_any_thread() -> None:

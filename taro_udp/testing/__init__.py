@@ -8,8 +8,9 @@
 - ``EchoPeer``: a real UDP echo peer on 127.0.0.1, on its own thread;
   ``echo_peer()`` gives a ``SimulatedEchoPeer`` while a network is active.
 - ``SocketFactory``: creates sockets, fails on unexpected errors, closes them all.
-- ``VirtualClock``: virtual time in lockstep with the event loop (``advance``,
-  ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one.
+- ``VirtualClock``: virtual time in lockstep with the event loop (``advance(seconds=)``,
+  ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one. Every duration
+  of this package is in seconds; every "ran out of time" is a ``TimeoutError``.
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
   ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         NeverTrueError,
         VirtualClock,
         VirtualTimeError,
+        VirtualTimeoutError,
         WallClockCapError,
         current_virtual_clock,
     )
@@ -62,6 +64,7 @@ __all__ = [
     "TraceEvent",
     "VirtualClock",
     "VirtualTimeError",
+    "VirtualTimeoutError",
     "WallClockCapError",
     "active_network",
     "current_virtual_clock",
@@ -84,6 +87,7 @@ _MODULES = {
     "NeverTrueError": "._virtual",
     "VirtualClock": "._virtual",
     "VirtualTimeError": "._virtual",
+    "VirtualTimeoutError": "._virtual",
     "WallClockCapError": "._virtual",
     "current_virtual_clock": "._virtual",
 }

@@ -181,7 +181,7 @@ def udp_recorder() -> Callable[..., Recorder]:
 def virtual_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]:
     """A ``SimulatedNetwork(virtual_time=True)`` active for the test; see ``simulated_network``.
 
-    Time is virtual and the loop runs in lockstep: ``virtual_network.advance(ms)``,
+    Time is virtual and the loop runs in lockstep: ``virtual_network.advance(seconds=)``,
     ``virtual_network.run_until(predicate)``, ``recorder.wait_for(n)`` and the other
     waiting helpers move it. Parametrise it indirectly with the network's arguments.
     """
