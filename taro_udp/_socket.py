@@ -25,6 +25,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    overload,
 )
 
 from . import _log, _loop, _transport, _validators
@@ -70,6 +71,10 @@ _CLOSED_REASON = "socket is closed"
 
 if TYPE_CHECKING:
     import asyncio
+
+    from typing_extensions import Unpack
+
+    from ._types import ConnectOption, UncheckedOption
 
 _Self = TypeVar("_Self", bound="UDPSocket")
 _Result = Union[CallbackResult, OnErrorCallbackResult]
@@ -215,6 +220,14 @@ class UDPSocket:
         if self._state is CLOSED:
             raise ArgumentError(_CLOSED_REASON, ERR_SYSTEM)
 
+    # A dict literal is checked against ConnectOption; a Dict[str, Any] is not (_types.py).
+    @overload
+    def connect(self, option: ConnectOption, /) -> None: ...
+    @overload
+    def connect(self, option: None = None, /, **fields: Unpack[ConnectOption]) -> None: ...
+    @overload
+    def connect(self, option: UncheckedOption, /, **fields: Any) -> None: ...
+
     def connect(self, option: Optional[Mapping[str, Any]] = None, /, **fields: Any) -> None:
         """Send to and receive from one peer only (``UDPSocket.connect``).
 
@@ -302,6 +315,16 @@ class UDPSocket:
 
     # -- send / write ----------------------------------------------------------------
 
+    # A dict literal is checked against SendOption; a Dict[str, Any] is not (_types.py).
+    @overload
+    def send(self, option: SendOption, /) -> None: ...
+    @overload
+    def send(self, option: None = None, /, **fields: Unpack[SendOption]) -> None: ...
+    @overload
+    def send(self, option: SendOption, /, **fields: Unpack[SendOption]) -> None: ...
+    @overload
+    def send(self, option: UncheckedOption, /, **fields: Any) -> None: ...
+
     def send(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Send one datagram (``UDPSocket.send``).
 
@@ -317,6 +340,15 @@ class UDPSocket:
         if token is not None:
             # The last statement: the result waits for it (see _SendToken).
             token.returned = True
+
+    @overload
+    def write(self, option: SendOption, /) -> None: ...
+    @overload
+    def write(self, option: None = None, /, **fields: Unpack[SendOption]) -> None: ...
+    @overload
+    def write(self, option: SendOption, /, **fields: Unpack[SendOption]) -> None: ...
+    @overload
+    def write(self, option: UncheckedOption, /, **fields: Any) -> None: ...
 
     def write(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Like ``send``, reporting ``write:ok``/``write:fail`` (``UDPSocket.write``).

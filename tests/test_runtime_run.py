@@ -127,7 +127,7 @@ def test_a_future_settled_from_send_callbacks_is_awaited_like_a_promise() -> Non
             sent: asyncio.Future[Any] = loop.create_future()
             failed: asyncio.Future[Any] = loop.create_future()
             sock.send(
-                {"address": "127.0.0.1", "port": 9, "message": "x"},
+                {"address": "127.0.0.1", "port": 9, "message": "x"},  # type: ignore[dict-item]
                 success=sent.set_result,
                 fail=sent.set_exception,
             )

@@ -12,7 +12,9 @@
   ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one. Every duration
   of this package is in seconds; every "ran out of time" is a ``TimeoutError``.
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
-  ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
+  ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``,
+  ``virtual_network``, ``virtual_clock``. Annotate them with ``SocketFactory``,
+  ``EchoPeerFixture``, ``RecorderFactory``, ``SimulatedNetwork`` and ``VirtualClock``.
 
 A test of retry logic, with the plugin's fixtures::
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
     from ._factory import SocketFactory
     from ._faults import PartitionSpec
+    from ._fixture_types import EchoPeerFixture, RecorderFactory
     from ._network import SimulatedNetwork, TraceEvent, active_network
     from ._recorder import Recorder
     from ._records import DatagramRecord, Delivery
@@ -54,10 +57,12 @@ __all__ = [
     "DatagramRecord",
     "Delivery",
     "EchoPeer",
+    "EchoPeerFixture",
     "LivelockError",
     "NeverTrueError",
     "PartitionSpec",
     "Recorder",
+    "RecorderFactory",
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
@@ -75,6 +80,8 @@ _MODULES = {
     "DatagramRecord": "._records",
     "Delivery": "._records",
     "EchoPeer": "._echo",
+    "EchoPeerFixture": "._fixture_types",
+    "RecorderFactory": "._fixture_types",
     "PartitionSpec": "._faults",
     "Recorder": "._recorder",
     "SimulatedEchoPeer": "._echo",
