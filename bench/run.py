@@ -31,6 +31,8 @@ PY = sys.executable
 # acks every ACK_EVERY. WINDOW x 1 KiB datagrams fit the default receive buffer, so a
 # receiver that keeps up loses nothing.
 WINDOW = 64
+# Seconds a child that reported its result gets to exit by itself before it is killed.
+EXIT_GRACE = 10.0
 ACK_EVERY = 32
 SIZES = (64, 1024)
 PY_IMPLS = ("raw", "ideal", "asyncio", "taro_udp")
@@ -93,6 +95,7 @@ class Child:
             cwd=cwd,
         )
         self._buffer = b""
+        self._reported = False  # it printed its RESULT line
 
     def line(self, prefix: str, timeout: float) -> Optional[str]:
         """The rest of the first line starting with ``prefix``; None on timeout or EOF."""
@@ -108,6 +111,7 @@ class Child:
                     raw, self._buffer = self._buffer.split(b"\n", 1)
                     text = raw.decode(errors="replace")
                     if text.startswith(prefix):
+                        self._reported = self._reported or prefix == "RESULT "
                         return text[len(prefix) :].strip()
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
@@ -133,6 +137,14 @@ class Child:
             return None
 
     def close(self) -> None:
+        if self.proc.poll() is None and self._reported:
+            # It printed its result and is exiting: a kill now would cut its exit
+            # handlers short (under `coverage run`, a half-written .coverage.* file that
+            # `coverage combine` warns about and leaves in the checkout).
+            try:
+                self.proc.wait(EXIT_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()

@@ -47,6 +47,7 @@ _NETWORK_FIXTURES = ("simulated_network", "virtual_network")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--taro-udp-virtual`` and ``--taro-udp-twice`` (group ``taro_udp``)."""
     group = parser.getgroup("taro_udp")
     group.addoption(
         "--taro-udp-virtual",
