@@ -5,7 +5,11 @@ does not pay for importing asyncio (it roughly doubles the import time). ``_loop
 the shared state (the inbox of posted work, the current thread, the locks); this module
 is one life of the thread: its loop, its selector, its sockets and readers.
 
-- ``_Timer``: a timer ordered by (deadline, creation).
+- ``LoopTimer``: the library's own timers (``_loop.call_at``); the loop's heap holds
+  ``(deadline, creation seq, timer)`` tuples for them, for JS timers and for asyncio's
+  handles alike, compared in C, so same-instant timers of every kind run in creation
+  order. A timer is anything with ``_cancelled``, ``_scheduled`` and ``_run()``;
+  cancelling marks it dead and the heap drops it lazily, as asyncio does.
 - ``_Selector``: says when the thread sleeps (posters wake it only then), hands it the
   posted work, and lets a virtual clock run the loop in lockstep.
 - ``_Loop``: the runtime's clock, ordered timers, tasks whose unretrieved exceptions are
@@ -16,11 +20,10 @@ is one life of the thread: its loop, its selector, its sockets and readers.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import errno
-import heapq
 import selectors
 import threading
+from heapq import heapify, heappop, heappush
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import _clock, _log, _loop
@@ -28,46 +31,58 @@ from . import _clock, _log, _loop
 __all__ = ["EventThread"]
 
 
-class _Timer(asyncio.TimerHandle):
-    """A timer ordered by (deadline, creation): same-deadline timers run in creation order.
+class LoopTimer:
+    """A timer of the library's own (``_loop.call_at``): no context, no asyncio handle.
 
-    asyncio compares timers by deadline only, and ``heapq`` is not stable.
+    It sits in the loop's heap as ``(when, seq, timer)``, like every timer there; see
+    ``_Loop``. ``cancel()`` on the event thread only (it counts the dead entries).
     """
 
-    __slots__ = ("_seq",)
+    __slots__ = ("_args", "_callback", "_cancelled", "_loop", "_scheduled", "_when")
 
     def __init__(
-        self,
-        when: float,
-        callback: Callable[..., object],
-        args: Tuple[Any, ...],
-        loop: Any,
-        context: Any = None,
+        self, when: float, callback: Callable[..., object], args: Tuple[Any, ...], loop: _Loop
     ) -> None:
-        # asyncio's TimerHandle.__init__ without its debug-mode work, which a loop not
-        # in debug mode skips anyway: timers are the runtime's hot path (setTimeout).
-        if loop.get_debug():
-            super().__init__(when, callback, args, loop, context)
-        else:
-            self._context = contextvars.copy_context() if context is None else context
-            self._loop = loop
-            self._callback = callback
-            self._args = args
-            self._cancelled = False
-            self._repr = None
-            self._source_traceback = None
-            self._when = when
-            self._scheduled = False
-        self._seq = next(_loop._timer_seq)
+        self._when = when
+        self._callback: Optional[Callable[..., object]] = callback
+        self._args = args
+        self._loop = loop
+        self._cancelled = False
+        self._scheduled = True
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, _Timer):
-            return NotImplemented
-        mine: Any = self
-        theirs: Any = other
-        if mine._when != theirs._when:
-            return bool(mine._when < theirs._when)
-        return bool(mine._seq < theirs._seq)
+    def when(self) -> float:
+        """The loop time it is due at."""
+        return self._when
+
+    def cancelled(self) -> bool:
+        """Whether ``cancel()`` was called."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Never run it; its heap entry is dropped lazily (event thread)."""
+        if not self._cancelled:
+            self._cancelled = True
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1
+            self._callback = None
+            self._args = ()
+
+    def _run(self) -> None:
+        callback = self._callback
+        assert callback is not None
+        try:
+            callback(*self._args)
+        except (SystemExit, KeyboardInterrupt):
+            raise  # as asyncio's Handle: they end run_forever (EventThread logs them)
+        except BaseException as exc:  # noqa: BLE001 - reported like asyncio's own
+            self._loop.call_exception_handler(
+                {"message": f"Exception in callback {_name_of(callback)}", "exception": exc}
+            )
+
+
+def _name_of(callback: object) -> str:
+    name = getattr(callback, "__qualname__", None)
+    return name if type(name) is str else type(callback).__name__
 
 
 class _Selector(selectors.DefaultSelector):
@@ -125,6 +140,15 @@ class _Selector(selectors.DefaultSelector):
 class _Loop(asyncio.SelectorEventLoop):
     """asyncio's loop with the runtime's clock, ordered timers and an idle check."""
 
+    # asyncio's private state, used by the _run_once below (its types for mypy).
+    _scheduled: List[Tuple[float, int, Any]]
+    _ready: Any
+    _timer_cancelled_count: int
+    _stopping: bool
+    _clock_resolution: float
+    _debug: bool
+    _current_handle: Any
+
     def __init__(self, owner: EventThread) -> None:
         # Closed until made: the finalizer of a loop whose making failed (no fd left)
         # must find nothing to close, and no missing attribute to complain about.
@@ -145,16 +169,16 @@ class _Loop(asyncio.SelectorEventLoop):
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
-        # asyncio's own call_at, with a timer that remembers its creation order.
+        # asyncio code's timers (asyncio.sleep, wait_for): asyncio's own handle, with the
+        # context asyncio code expects, in the one heap with every other timer.
         if when is None:
             raise TypeError("when cannot be None")
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        timer: Any = _Timer(when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True
-        handle: asyncio.TimerHandle = timer
-        return handle
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        heappush(self._scheduled, (when, next(_loop._timer_seq), timer))
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = super().create_task(coro, **kwargs)
@@ -162,13 +186,77 @@ class _Loop(asyncio.SelectorEventLoop):
         return task
 
     def _run_once(self) -> None:
-        super()._run_once()  # type: ignore[misc]
+        # asyncio's BaseEventLoop._run_once (3.8-3.13 alike), on the heap of tuples.
+        heap: List[Tuple[float, int, Any]] = self._scheduled
+        count = len(heap)
+        if count > _PRUNE_ABOVE and self._timer_cancelled_count * 2 > count:
+            live = []
+            for entry in heap:
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
+                else:
+                    live.append(entry)
+            heapify(live)
+            self._scheduled = heap = live
+            self._timer_cancelled_count = 0
+        else:
+            while heap and heap[0][2]._cancelled:
+                self._timer_cancelled_count -= 1
+                heappop(heap)[2]._scheduled = False
+        ready: Any = self._ready
+        timeout = None
+        if ready or self._stopping:
+            timeout = 0.0
+        elif heap:
+            timeout = min(max(0.0, heap[0][0] - self.time()), _MAX_SELECT_TIMEOUT)
+        events = self._selector.select(timeout)  # type: ignore[attr-defined]
+        self._process_events(events)  # type: ignore[attr-defined]
+        events = None  # breaks a cycle when an exception occurs
+        end_time = self.time() + self._clock_resolution
+        # Due timers join the ready queue in (deadline, creation) order, whatever kind
+        # they are (a JS timer, a simulated arrival, asyncio's own).
+        while heap and heap[0][0] < end_time:
+            timer = heappop(heap)[2]
+            timer._scheduled = False
+            if timer._cancelled:
+                self._timer_cancelled_count -= 1
+            else:
+                ready.append(timer)
+        popleft = ready.popleft
+        if self._debug:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    self._current_handle = handle
+                    try:
+                        handle._run()
+                    finally:
+                        self._current_handle = None
+        else:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
+        handle = None  # breaks a cycle when an exception occurs
         owner = self._owner
         if not owner.owners and owner.is_idle():
             if _loop.idle_hook is not None:
                 _loop.idle_hook()
             _clock.current.on_idle()
             self.stop()
+
+    def schedule(
+        self, when: float, callback: Callable[..., object], args: Tuple[Any, ...]
+    ) -> LoopTimer:
+        """A ``LoopTimer`` calling ``callback(*args)`` at ``when`` (event thread)."""
+        timer = LoopTimer(when, callback, args, self)
+        heappush(self._scheduled, (when, next(_loop._timer_seq), timer))
+        return timer
+
+
+# asyncio's pruning rule: rebuild the heap when most of more than 100 entries are dead.
+_PRUNE_ABOVE = 100
+_MAX_SELECT_TIMEOUT = 24 * 3600.0
 
 
 class EventThread:
@@ -205,7 +293,7 @@ class EventThread:
     def schedule_drain(self) -> None:
         """Run the posted work at the head of the loop's next round (event thread)."""
         self.drain_scheduled = True
-        self.loop._ready.append(self._drain_handle)  # type: ignore[attr-defined]
+        self.loop._ready.append(self._drain_handle)
 
     def drain(self) -> None:
         """Run the work posted so far, in order (event thread).
@@ -239,7 +327,8 @@ class EventThread:
                 _loop._inbox.appendleft(item)
                 self.blocked = True
                 self.drain_scheduled = True
-                self.loop.call_later(_loop.BLOCKED_RETRY, self.drain)
+                loop = self.loop
+                loop.schedule(loop.time() + _loop.BLOCKED_RETRY, self.drain, ())
                 return
             self.blocked = False
             self.taken += 1
@@ -258,32 +347,36 @@ class EventThread:
 
     def has_ready_work(self) -> bool:
         """Whether anything can run now, without time passing (event thread)."""
-        return bool(self.loop._ready) or (bool(_loop._inbox) and not self.blocked)  # type: ignore[attr-defined]
+        return bool(self.loop._ready) or (bool(_loop._inbox) and not self.blocked)
 
     def next_deadline(self) -> Optional[float]:
         """The loop time of the earliest pending timer, or None (event thread)."""
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        scheduled = self.loop._scheduled
         if not scheduled:
             return None
         head = scheduled[0]
-        if not head._cancelled:
-            return float(head._when)
-        live = [timer._when for timer in scheduled if not timer._cancelled]
+        if not head[2]._cancelled:
+            return float(head[0])
+        live = [entry[0] for entry in scheduled if not entry[2]._cancelled]
         return float(min(live)) if live else None
+
+    def cancel_timers(self) -> None:
+        """Cancel every pending timer of the loop, of every kind (event thread)."""
+        for entry in list(self.loop._scheduled):
+            entry[2].cancel()
 
     # -- life and death ----------------------------------------------------------------
 
     def is_idle(self) -> bool:
         """Whether nothing is left: no socket, posted work, timer or task (event thread)."""
         loop = self.loop
-        if self.owners or _loop._inbox or loop._ready:  # type: ignore[attr-defined]
+        if self.owners or _loop._inbox or loop._ready:
             return False
         if _loop.exiting:  # at exit, timers and tasks are dropped
             return True
-        # Every handle is looked at: asyncio's own count of cancelled timers drifts (a
-        # cancelled timer due in the same round as a live one is removed uncounted).
-        scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if any(not timer._cancelled for timer in scheduled):
+        # Entries are looked at, not counted: one live timer keeps the loop (pruning
+        # keeps the dead ones at most half of the heap).
+        if any(not entry[2]._cancelled for entry in loop._scheduled):
             return False
         return not asyncio.all_tasks(loop)
 

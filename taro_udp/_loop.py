@@ -47,8 +47,6 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Protocol
 from . import _clock, _log
 
 if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
-    import asyncio
-
     from ._eventloop import EventThread
 
 __all__ = [
@@ -100,6 +98,14 @@ class Owner(Protocol):
     def close(self) -> None: ...  # pragma: no cover
 
     def _after_fork(self) -> None: ...  # pragma: no cover
+
+
+class Timer(Protocol):
+    """A pending call of ``call_at``/``call_later``: ``cancel()`` it on the event thread."""
+
+    def cancel(self) -> None: ...  # pragma: no cover
+
+    def cancelled(self) -> bool: ...  # pragma: no cover
 
 
 class _Work:
@@ -249,9 +255,10 @@ def call_soon_when_ready(
     _post(_Work(work, args, ready), True)
 
 
-def call_later(delay: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
+def call_later(delay: float, work: Callable[..., object], *args: Any) -> Timer:
     """Call ``work(*args)`` after ``delay`` seconds of loop time (event thread only)."""
-    return current().loop.call_later(delay, work, *args)
+    loop = current().loop
+    return loop.schedule(loop.time() + delay, work, args)
 
 
 def run_reader(fd: int) -> None:
@@ -280,9 +287,13 @@ def pending() -> int:
     return len(_inbox)
 
 
-def call_at(when: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
-    """Call ``work(*args)`` at loop time ``when`` (event thread only)."""
-    return current().loop.call_at(when, work, *args)
+def call_at(when: float, work: Callable[..., object], *args: Any) -> Timer:
+    """Call ``work(*args)`` at loop time ``when`` (event thread only).
+
+    No context is copied (asyncio's ``call_at`` copies one per timer): the library's
+    own timers need none.
+    """
+    return current().loop.schedule(when, work, args)
 
 
 def attach(owner: Owner) -> None:

@@ -13,7 +13,6 @@ import threading
 import time
 from types import TracebackType
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -68,9 +67,6 @@ CLOSED = "closed"
 
 _CLOSED_REASON = "socket is closed"
 
-if TYPE_CHECKING:
-    import asyncio
-
 _Self = TypeVar("_Self", bound="UDPSocket")
 _Result = Union[CallbackResult, OnErrorCallbackResult]
 # A plain dict built by ported code type-checks too; SendOption documents the keys.
@@ -111,7 +107,7 @@ class UDPSocket:
         self._paused = False
         self._token_ids = itertools.count()
         self._waiting_for = -1  # the newest send under way when the kept datagram came
-        self._stale_check: Optional[asyncio.TimerHandle] = None
+        self._stale_check: Optional[_loop.Timer] = None
         self._stash: Optional[Received] = None
         # Set by the event thread while it delivers this socket's datagrams; close() from
         # another thread waits for that delivery to end (see close()).
