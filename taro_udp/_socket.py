@@ -27,7 +27,7 @@ from typing import (
 )
 
 from . import _log, _loop, _transport, _validators
-from ._addresses import SockAddr, family_name, resolve, wildcard
+from ._addresses import SockAddr, _peers, family_name, resolve, wildcard
 from ._addresses import peer as peer_sockaddr
 from ._broadcast import is_limited_broadcast
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
@@ -95,6 +95,9 @@ class UDPSocket:
         except OSError as exc:
             raise _os_failure("createUDPSocket", exc) from exc
         self._fd = self._transport.fileno()
+        self._sendto = self._transport.sendto
+        # (address, port) -> sockaddr of literal unicast peers sent to (see send()).
+        self._unicast: Dict[Tuple[str, int], SockAddr] = {}
         self._lock = threading.RLock()
         self._state = UNBOUND
         self._local_address = ""
@@ -309,10 +312,51 @@ class UDPSocket:
         success gives ``{"errMsg": "send:ok"}``. Callbacks run on the event thread,
         always after ``send()`` has returned.
         """
+        # The fast path: exactly {"address", "port", "message"} of exact types, to a
+        # peer already in the cache, from a bound socket; everything else (and every
+        # doubt) takes the full path below, which validates the same values the same way.
+        if type(option) is dict and len(option) == 3 and not fields:
+            for key in option:  # exact str keys only: a lookup then runs no caller code
+                if type(key) is not str:
+                    break
+            else:
+                try:
+                    data = option["message"]
+                    host = option["address"]
+                    port = option["port"]
+                except KeyError:
+                    pass
+                else:  # exact types first: only they may be hashed
+                    if type(data) is bytes and type(host) is str and type(port) is int:
+                        peer = self._unicast.get((host, port))
+                        if peer is not None and self._state is not CLOSED:
+                            # The system call under the send lock, SO_BROADCAST off for it.
+                            lock = self._send_lock
+                            lock.acquire()
+                            try:
+                                if self._broadcast:
+                                    self._transport.set_broadcast(False)
+                                    self._broadcast = False
+                                self._sendto(data, peer)
+                            except OSError as exc:
+                                lock.release()
+                                self._send_failed("send", exc)
+                                return
+                            except BaseException:
+                                lock.release()
+                                raise
+                            lock.release()
+                            return
         token = self._send("send", option, fields)
         if token is not None:
             # The last statement: the result waits for it (see _SendToken).
             token.returned = True
+
+    def _send_failed(self, method: str, exc: Exception) -> None:
+        # A send without callbacks that failed: onError hears it, with room as a result.
+        result = self._failure(method, exc)
+        _loop.wait_for_room()
+        _loop.call_soon(self._finish, None, result, None, None, True)
 
     def write(self, option: Optional[SendOptionLike] = None, /, **fields: Any) -> None:
         """Like ``send``, reporting ``write:ok``/``write:fail`` (``UDPSocket.write``).
@@ -401,8 +445,20 @@ class UDPSocket:
             self._ensure_bound()
         # WeChat sends to the limited broadcast address without the flag (2.9.0+); the
         # OS wants SO_BROADCAST for it all the same.
-        if not broadcast and peer is not None and is_limited_broadcast(peer):
-            broadcast = True
+        if peer is not None:
+            if is_limited_broadcast(peer):
+                broadcast = True
+            elif (
+                type(address) is str
+                and type(port) is int
+                and _peers.get((address, port, self._family)) is peer
+            ):
+                # A literal unicast peer, by the exact values given: send()'s fast path
+                # may skip the checks next time (names are resolved at every call).
+                unicast = self._unicast
+                if len(unicast) >= _UNICAST_CACHE_MAX:
+                    unicast.clear()
+                unicast[(address, port)] = peer
         return payload, peer, broadcast
 
     def _failure(self, method: str, exc: Exception) -> OnErrorCallbackResult:
@@ -727,6 +783,8 @@ _CHECK_STACK = sys.version_info < (3, 10)
 # Called with every new socket (taro_udp.testing: a factory adopting the sockets made by
 # the code under test, a network listing its sockets). Library code only: guarded there.
 creation_hooks: List[Callable[[UDPSocket], None]] = []
+# Peers remembered per socket for send()'s fast path.
+_UNICAST_CACHE_MAX = 256
 # How long a result waits for a sender stuck inside send() (seconds).
 _GIVE_UP_AFTER = 0.5
 # How often a paused socket looks for the tokens of interrupted sends (seconds).
