@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import select
 import selectors
 import threading
 from heapq import heapify, heappop, heappush
@@ -254,6 +255,7 @@ class _Loop(asyncio.SelectorEventLoop):
         return timer
 
 
+_EPOLLIN: Any = getattr(select, "EPOLLIN", None)
 # asyncio's pruning rule: rebuild the heap when most of more than 100 entries are dead.
 _PRUNE_ABOVE = 100
 _MAX_SELECT_TIMEOUT = 24 * 3600.0
@@ -282,6 +284,8 @@ class EventThread:
         # epoll and kqueue watch an fd from the moment it is registered, even during a
         # select() already in progress; select() and poll() only see it on their next call.
         self.live_registration = selector_name in ("EpollSelector", "KqueueSelector")
+        # Registration goes to epoll directly where the selector is selectors' own epoll.
+        self.owns_epoll = selector_name == "EpollSelector" and _EPOLLIN is not None
         self._drain_handle = asyncio.Handle(self.drain, (), self.loop, None)
         self.thread = threading.Thread(target=self._main, name=_loop.THREAD_NAME, daemon=True)
 
@@ -449,7 +453,40 @@ class EventThread:
         expects. Registering from another thread is what epoll allows; the event thread
         sees the fd at once, even inside ``select()``."""
         loop: Any = self.loop
-        loop._selector.register(fd, selectors.EVENT_READ, (asyncio.Handle(reader, (), loop), None))
+        selector = loop._selector
+        data = (asyncio.Handle(reader, (), loop), None)
+        if not self.owns_epoll:
+            selector.register(fd, selectors.EVENT_READ, data)
+            return
+        # The selectors module's register() without its chain of wrappers: the key
+        # first (an event for the fd finds it), then epoll.
+        keys = selector._fd_to_key
+        if fd in keys:
+            raise KeyError(f"{fd!r} is already registered")
+        keys[fd] = selectors.SelectorKey(fd, fd, selectors.EVENT_READ, data)
+        try:
+            selector._selector.register(fd, _EPOLLIN)
+        except BaseException:
+            del keys[fd]
+            raise
+
+    def unregister_reader(self, fd: int) -> None:
+        """Stop watching ``fd`` (before it is closed: the number is reused); any thread."""
+        selector: Any = self.loop._selector  # type: ignore[attr-defined]
+        if not self.owns_epoll:
+            try:
+                key = selector.unregister(fd)
+            except (KeyError, ValueError):  # removed meanwhile by the other side
+                return
+        else:
+            key = selector._fd_to_key.pop(fd, None)
+            if key is None:  # removed meanwhile by the other side (pause vs close)
+                return
+            try:
+                selector._selector.unregister(fd)
+            except OSError:  # pragma: no cover - closed already: epoll forgot it
+                pass
+        key.data[0].cancel()
 
     def adopt_orphans(self) -> None:
         """Take over the sockets of a thread that died (called under ``_loop._start_lock``)."""

@@ -336,12 +336,7 @@ def remove_reader(fd: int) -> None:
     if thread is None:  # pragma: no cover
         return
     thread.readers.pop(fd, None)
-    selector: Any = thread.loop._selector  # type: ignore[attr-defined]
-    try:
-        key = selector.unregister(fd)
-    except (KeyError, ValueError):  # removed meanwhile by the other side (pause vs close)
-        return
-    key.data[0].cancel()
+    thread.unregister_reader(fd)
 
 
 def current() -> EventThread:

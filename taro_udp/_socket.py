@@ -258,18 +258,23 @@ class UDPSocket:
         with self._lock:
             if self._state is not CLOSED:
                 self._close_locked()
-            waiter = self._close_waiter
         # The event thread checks the state before every listener call, so only a
         # delivery already under way can outlive close(); wait for it to finish. Not on
         # the event thread (it would wait for itself) and not at exit (a blocked
         # listener must not hang the interpreter).
         if self._delivering and not _loop.in_event_thread() and not _loop.exiting:
-            assert waiter is not None
-            waiter.wait()
+            with self._lock:  # made when needed: most sockets close with nothing to wait for
+                waiter = self._close_waiter
+                if waiter is None:
+                    waiter = self._close_waiter = threading.Event()
+            # Looked at again after publishing the waiter: the event thread clears the
+            # flag, then sets the waiter it sees (see _on_readable), so one side sees
+            # the other.
+            if self._delivering:
+                waiter.wait()
 
     def _close_locked(self) -> None:
         was_bound = self._state is not UNBOUND
-        self._close_waiter = threading.Event()
         self._state = CLOSED
         self._stash = None
         if was_bound:
