@@ -2,8 +2,9 @@
 
 Imported by ``_loop`` when the first event thread starts, so that ``import taro_udp``
 does not pay for importing asyncio (it roughly doubles the import time). ``_loop`` owns
-the shared state (the inbox of posted work, the current thread, the locks); this module
-is one life of the thread: its loop, its selector, its sockets and readers.
+the shared state (the inbox of posted work, the current thread, the locks) and hands it
+to each thread as its ``Hub``; this module never imports ``_loop``. It is one life of
+the thread: its loop, its selector, its sockets and readers.
 
 - ``LoopTimer``: the library's own timers (``_loop.call_at``); the loop's heap holds
   ``(deadline, creation seq, timer)`` tuples for them, for JS timers and for asyncio's
@@ -25,11 +26,44 @@ import select
 import selectors
 import threading
 from heapq import heapify, heappop, heappush
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Protocol, Set, Tuple
 
-from . import _clock, _log, _loop
+from . import _clock, _log
 
-__all__ = ["EventThread"]
+__all__ = ["EventThread", "Hub", "LoopTimer", "Owner"]
+
+
+class Owner(Protocol):
+    """What the loop needs of a socket: to close it at exit, and to drop it after fork."""
+
+    def close(self) -> None: ...  # pragma: no cover
+
+    def _after_fork(self) -> None: ...  # pragma: no cover
+
+
+class Hub(Protocol):
+    """What outlives one life of the thread, kept by ``_loop`` (the module passes itself).
+
+    This module does not import ``_loop``: ``_loop`` imports it, with the first thread,
+    and hands each thread the state they share (the inbox, the current thread, the lock
+    that serialises starting and retiring, the hooks of the runtime).
+    """
+
+    THREAD_NAME: str
+    MAX_PENDING: int
+    BLOCKED_RETRY: float
+    exiting: bool
+    idle_hook: Optional[Callable[[], None]]
+    unhandled_hook: Optional[Callable[[BaseException], None]]
+    _inbox: Deque[Any]
+    _room: threading.Event
+    _start_lock: Any
+    _current: Optional[EventThread]
+    _orphans: Set[Owner]
+    _orphan_readers: Dict[int, Callable[[], object]]
+    _timer_seq: Iterator[int]
+
+    def _live(self) -> EventThread: ...  # pragma: no cover
 
 
 class LoopTimer:
@@ -119,18 +153,19 @@ class _Selector(selectors.DefaultSelector):
 
     def _take_posted(self) -> None:
         owner = self._owner
-        if _loop._inbox and not owner.drain_scheduled:
+        if owner.inbox and not owner.drain_scheduled:
             owner.schedule_drain()
 
     def _poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
         # While the call at the head of the inbox is not ready, a timer looks again
         # (EventThread.drain): the inbox is not a reason to spin.
-        if _loop._inbox and not owner.blocked:
+        inbox = owner.inbox
+        if inbox and not owner.blocked:
             timeout = 0
         elif timeout != 0:
             owner.sleeping = True
-            if _loop._inbox and not owner.blocked:
+            if inbox and not owner.blocked:
                 timeout = 0
         try:
             return super().select(timeout)
@@ -162,6 +197,7 @@ class _Loop(asyncio.SelectorEventLoop):
             self._closed = True  # asyncio's __init__ had set it to False
             raise
         self._owner = owner
+        self._seq = owner.hub._timer_seq  # creation order, shared with the JS timers
         self.set_exception_handler(_exception_handler)
 
     def time(self) -> float:
@@ -177,7 +213,7 @@ class _Loop(asyncio.SelectorEventLoop):
         if self._closed:
             raise RuntimeError("Event loop is closed")
         timer = asyncio.TimerHandle(when, callback, args, self, context)
-        heappush(self._scheduled, (when, next(_loop._timer_seq), timer))
+        heappush(self._scheduled, (when, next(self._seq), timer))
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
@@ -241,8 +277,9 @@ class _Loop(asyncio.SelectorEventLoop):
         handle = None  # breaks a cycle when an exception occurs
         owner = self._owner
         if not owner.owners and owner.is_idle():
-            if _loop.idle_hook is not None:
-                _loop.idle_hook()
+            hook = owner.hub.idle_hook
+            if hook is not None:
+                hook()
             _clock.current.on_idle()
             self.stop()
 
@@ -251,7 +288,7 @@ class _Loop(asyncio.SelectorEventLoop):
     ) -> LoopTimer:
         """A ``LoopTimer`` calling ``callback(*args)`` at ``when`` (event thread)."""
         timer = LoopTimer(when, callback, args, self)
-        heappush(self._scheduled, (when, next(_loop._timer_seq), timer))
+        heappush(self._scheduled, (when, next(self._seq), timer))
         return timer
 
 
@@ -264,10 +301,12 @@ _MAX_SELECT_TIMEOUT = 24 * 3600.0
 class EventThread:
     """One life of the event thread: its asyncio loop, its sockets and readers."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub: Hub) -> None:
         # Load the logging package now, with the first socket, not at import: reporting
         # a problem later must not need to open a file (no descriptor may be left).
         _log.logger()
+        self.hub = hub
+        self.inbox = hub._inbox  # never replaced (cleared after fork)
         self.sleeping = False
         self.drain_scheduled = False
         self.retired = False
@@ -277,7 +316,7 @@ class EventThread:
         self.draining = False
         self.stuck_at = -1
         self.ident: Optional[int] = None
-        self.owners: Set[_loop.Owner] = set()  # strong references: WeChat keeps open sockets alive
+        self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
         self.readers: Dict[int, Callable[[], object]] = {}
         self.loop = _Loop(self)  # may raise OSError: no fd left
         selector_name = type(self.loop._selector).__mro__[1].__name__  # type: ignore[attr-defined]
@@ -287,7 +326,7 @@ class EventThread:
         # Registration goes to epoll directly where the selector is selectors' own epoll.
         self.owns_epoll = selector_name == "EpollSelector" and _EPOLLIN is not None
         self._drain_handle = asyncio.Handle(self.drain, (), self.loop, None)
-        self.thread = threading.Thread(target=self._main, name=_loop.THREAD_NAME, daemon=True)
+        self.thread = threading.Thread(target=self._main, name=hub.THREAD_NAME, daemon=True)
 
     def __repr__(self) -> str:
         return f"<taro_udp event thread owners={len(self.owners)} retired={self.retired}>"
@@ -313,14 +352,17 @@ class EventThread:
             self._drain()
         finally:
             self.draining = False
-        if not _loop._room.is_set() and len(_loop._inbox) < _loop.MAX_PENDING:
-            _loop._room.set()
-        if _loop._inbox and not self.drain_scheduled and not self.blocked:
+        hub = self.hub
+        room = hub._room
+        if not room.is_set() and len(self.inbox) < hub.MAX_PENDING:
+            room.set()
+        if self.inbox and not self.drain_scheduled and not self.blocked:
             self.schedule_drain()
 
     def _drain(self) -> None:
-        popleft = _loop._inbox.popleft
-        for _ in range(len(_loop._inbox)):
+        inbox = self.inbox
+        popleft = inbox.popleft
+        for _ in range(len(inbox)):
             try:
                 item = popleft()
             except IndexError:  # pragma: no cover - only this thread takes
@@ -328,11 +370,11 @@ class EventThread:
             if item.ready is not None and not item.ready():
                 # It keeps its place at the head, and what was posted after it waits
                 # too; a timer looks again shortly (see call_soon_when_ready).
-                _loop._inbox.appendleft(item)
+                inbox.appendleft(item)
                 self.blocked = True
                 self.drain_scheduled = True
                 loop = self.loop
-                loop.schedule(loop.time() + _loop.BLOCKED_RETRY, self.drain, ())
+                loop.schedule(loop.time() + self.hub.BLOCKED_RETRY, self.drain, ())
                 return
             self.blocked = False
             self.taken += 1
@@ -351,7 +393,7 @@ class EventThread:
 
     def has_ready_work(self) -> bool:
         """Whether anything can run now, without time passing (event thread)."""
-        return bool(self.loop._ready) or (bool(_loop._inbox) and not self.blocked)
+        return bool(self.loop._ready) or (bool(self.inbox) and not self.blocked)
 
     def next_deadline(self) -> Optional[float]:
         """The loop time of the earliest pending timer, or None (event thread)."""
@@ -374,9 +416,9 @@ class EventThread:
     def is_idle(self) -> bool:
         """Whether nothing is left: no socket, posted work, timer or task (event thread)."""
         loop = self.loop
-        if self.owners or _loop._inbox or loop._ready:
+        if self.owners or self.inbox or loop._ready:
             return False
-        if _loop.exiting:  # at exit, timers and tasks are dropped
+        if self.hub.exiting:  # at exit, timers and tasks are dropped
             return True
         # Entries are looked at, not counted: one live timer keeps the loop (pruning
         # keeps the dead ones at most half of the heap).
@@ -419,31 +461,33 @@ class EventThread:
 
     def _retire(self) -> bool:
         # Publish first, check second (see the module docstring).
-        with _loop._start_lock:
+        hub = self.hub
+        with hub._start_lock:
             self.retired = True
             if self.is_idle():
-                if _loop._current is self:
-                    _loop._current = None
+                if hub._current is self:
+                    hub._current = None
                 # Checked again last: is_idle() allocates, and a finalizer the garbage
                 # collector ran meanwhile may have posted or attached something.
-                if not _loop._inbox and not self.owners:
+                if not self.inbox and not self.owners:
                     return True
-                _loop._current = self
+                hub._current = self
             self.retired = False
             return False
 
     def _died(self) -> None:
-        with _loop._start_lock:
+        hub = self.hub
+        with hub._start_lock:
             self.retired = True
-            if _loop._current is self:
-                _loop._current = None
-            _loop._orphans.update(self.owners)
-            _loop._orphan_readers.update(self.readers)
-            if not (_loop._orphans or _loop._inbox):
+            if hub._current is self:
+                hub._current = None
+            hub._orphans.update(self.owners)
+            hub._orphan_readers.update(self.readers)
+            if not (hub._orphans or self.inbox):
                 return
             _log.error("taro_udp: the event thread ended unexpectedly; a new one takes over")
             try:  # its sockets and posted work must not wait for the next call
-                _loop._live()
+                hub._live()
             except OSError as exc:
                 _log.error("taro_udp: cannot start the event thread (%s)", exc)
 
@@ -489,16 +533,17 @@ class EventThread:
         key.data[0].cancel()
 
     def adopt_orphans(self) -> None:
-        """Take over the sockets of a thread that died (called under ``_loop._start_lock``)."""
-        self.owners.update(_loop._orphans)
-        _loop._orphans.clear()
-        for fd, reader in _loop._orphan_readers.items():
+        """Take over the sockets of a thread that died (called under the hub's start lock)."""
+        hub = self.hub
+        self.owners.update(hub._orphans)
+        hub._orphans.clear()
+        for fd, reader in hub._orphan_readers.items():
             try:
                 self.register_reader(fd, reader)
                 self.readers[fd] = reader
             except (OSError, ValueError):  # pragma: no cover - closed meanwhile
                 pass
-        _loop._orphan_readers.clear()
+        hub._orphan_readers.clear()
 
     def release(self) -> None:
         """Close the loop: its selector and wake-up sockets (no user code runs here)."""
@@ -551,8 +596,10 @@ def _check_retrieved(task: asyncio.Task[Any]) -> None:
     exc = task.exception()  # marks it retrieved: asyncio will not log it again
     assert exc is not None
     _log.error("taro_udp: unhandled exception in task %s", _task_name(task), exc=exc)
-    if _loop.unhandled_hook is not None:
-        _loop.unhandled_hook(exc)
+    loop: Any = task.get_loop()
+    hook = loop._owner.hub.unhandled_hook
+    if hook is not None:
+        hook(exc)
 
 
 def _task_name(task: asyncio.Task[Any]) -> str:

@@ -41,13 +41,14 @@ import atexit
 import collections
 import itertools
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Protocol, Set, Tuple
 
 from . import _clock, _log
 
 if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
-    from ._eventloop import EventThread
+    from ._eventloop import EventThread, Owner
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
@@ -90,14 +91,6 @@ STUCK_AFTER = 0.1
 QUIET_MAX = 256
 # How often the event thread looks again at a posted call that is not ready (seconds).
 BLOCKED_RETRY = 0.0002
-
-
-class Owner(Protocol):
-    """What the loop needs of a socket: to close it at exit, and to drop it after fork."""
-
-    def close(self) -> None: ...  # pragma: no cover
-
-    def _after_fork(self) -> None: ...  # pragma: no cover
 
 
 class Timer(Protocol):
@@ -157,7 +150,7 @@ def _live() -> EventThread:
         if thread is None:
             from ._eventloop import EventThread
 
-            thread = EventThread()
+            thread = EventThread(sys.modules[__name__])
             thread.adopt_orphans()
             # Current before it starts: a finalizer that posts while we start it (on
             # this thread, re-entering the lock) finds it and its post is drained.
