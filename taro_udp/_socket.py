@@ -17,11 +17,11 @@ from ._addresses import peer as peer_sockaddr
 from ._errors import ERR_SYSTEM, ArgumentError, UDPSocketError, from_os_error
 from ._events import Listeners
 from ._ordering import SendOrder
-from ._results import failure, success
+from ._receiving import DRAIN_LIMIT, Receiving
+from ._results import success
 from ._sending import Sending, SendOptionLike
 from ._states import BOUND, CLOSED, CLOSED_REASON, CONNECTED, UNBOUND
-from ._transport import Received
-from ._types import OnErrorCallbackResult, OnMessageCallbackResult, SocketType
+from ._types import OnErrorCallbackResult, SocketType
 
 __all__ = ["BIND_ADDRESS_ENV", "DRAIN_LIMIT", "SendOptionLike", "UDPSocket"]
 
@@ -31,14 +31,11 @@ __all__ = ["BIND_ADDRESS_ENV", "DRAIN_LIMIT", "SendOptionLike", "UDPSocket"]
 # test harness that must stay on loopback.
 BIND_ADDRESS_ENV = "TARO_UDP_BIND_ADDRESS"
 
-# Datagrams read from one socket per wake-up before the other ready sockets get a turn.
-# The socket stays readable, so the rest are read on the next pass; nothing is dropped.
-DRAIN_LIMIT = 256
 
 _Self = TypeVar("_Self", bound="UDPSocket")
 
 
-class UDPSocket(Sending, Listeners):
+class UDPSocket(Sending, Receiving):
     """A UDP socket with WeChat's ``UDPSocket`` API.
 
     Create one with ``taro_udp.create_udp_socket()`` (``wx.createUDPSocket()``). Every
@@ -46,9 +43,9 @@ class UDPSocket(Sending, Listeners):
     every method may be called from any thread, including from inside a listener. An
     open socket is kept alive by the library until ``close()``.
 
-    This module is its life (create, bind, connect, close, fork) and its receive loop;
-    ``send``/``write`` are in ``_sending``, the listeners in ``_events``, the ordering
-    of results from other threads in ``_ordering``.
+    This module is its life (create, bind, connect, close, fork); ``send``/``write``
+    are in ``_sending``, the receive loop in ``_receiving``, the listeners in
+    ``_events``, the ordering of results from other threads in ``_ordering``.
     """
 
     def __init__(
@@ -75,9 +72,7 @@ class UDPSocket(Sending, Listeners):
         self._send_lock = threading.RLock()  # SO_BROADCAST and the sendto, as one step
         # Sends with callbacks from other threads (see _ordering): made with the first.
         self._order: Optional[SendOrder] = None
-        # Set by the event thread while it delivers this socket's datagrams; close() from
-        # another thread waits for that delivery to end (see close()).
-        self._delivering = False
+        self._delivering = False  # see _receiving
         self._close_waiter: Optional[threading.Event] = None
         Listeners.__init__(self)
         try:
@@ -274,75 +269,6 @@ class UDPSocket(Sending, Listeners):
         # Called with no lock held, so it may wait for room like send does.
         _loop.wait_for_room()
         _loop.call_soon(self._emit_error, result)
-
-    def _on_readable(self, stashed: Optional[Received] = None) -> None:
-        # Runs on the event thread: read and deliver directly, no hand-off (see _loop).
-        # Deliveries may nest (a send's result run from inside one resumes reading):
-        # close() waits for the outermost to end.
-        outermost = not self._delivering
-        self._delivering = True
-        try:
-            self._drain(stashed)
-        finally:
-            if outermost:
-                self._delivering = False
-                waiter = self._close_waiter
-                if waiter is not None:
-                    waiter.set()
-
-    def _drain(self, stashed: Optional[Received]) -> None:
-        # The hot path of receiving: locals for everything looked up per datagram.
-        recv = self._transport.recv
-        inbox = _loop.inbox
-        listeners = self._on_message
-        family = self._family_name
-        local_address = self._local_address  # fixed once bound
-        local_port = self._local_port
-        for _ in range(DRAIN_LIMIT):
-            if self._state is CLOSED:
-                return
-            if stashed is not None:  # the datagram kept while a send's result ran
-                data, host, port, local = stashed
-                stashed = None
-            else:
-                try:
-                    data, host, port, local = recv()
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError as exc:
-                    if self._state is CLOSED:
-                        return
-                    # e.g. ICMP port unreachable on a connected socket: report, read on.
-                    self._emit_error(failure("receive", *from_os_error(exc)))
-                    continue
-                order = self._order
-                if (
-                    order is not None
-                    and order.sending
-                    and order.hold_back((data, host, port, local))
-                ):
-                    return
-            if inbox:
-                # Work posted while we read (a send's result, a close) goes first.
-                _loop.run_posted()
-                if self._state is CLOSED:
-                    return
-            payload: OnMessageCallbackResult = {
-                "message": data,
-                "remoteInfo": {"address": host, "family": family, "port": port, "size": len(data)},
-                "localInfo": {
-                    "address": local or local_address,
-                    "family": family,
-                    "port": local_port,
-                },
-            }
-            for listener in listeners.listeners:
-                if self._state is CLOSED:  # close() from inside a listener
-                    return
-                try:
-                    listener(payload)
-                except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
-                    self._listener_failed("onMessage", exc)
 
 
 # Called with every new socket (taro_udp.testing: a factory adopting the sockets made by
