@@ -479,8 +479,7 @@ def _drop_loop_work() -> None:
     if thread is None:
         return
     loop: Any = thread.loop
-    for handle in list(loop._scheduled):
-        handle.cancel()
+    thread.cancel_timers()
     import asyncio
 
     for task in asyncio.all_tasks(loop):
