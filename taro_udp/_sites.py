@@ -17,6 +17,10 @@ from typing import Optional
 __all__ = ["ATTRIBUTE", "caller_outside", "remember", "site_of"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The standard library's folder: its frames (asyncio's loop, threading) are never a
+# creation site. A socket JavaScript made on the event thread has no Python caller
+# outside these two, and gets no site rather than a misleading one.
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
 # The attribute a socket's creation site is kept in (any owner without __slots__).
 ATTRIBUTE = "_taro_udp_created_at"
 
@@ -30,10 +34,14 @@ def caller_outside(depth: int = 2) -> str:
         return ""
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE):
+        if not filename.startswith(_PACKAGE) and not _in_stdlib(filename):
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return ""
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB) and "site-packages" not in filename
 
 
 def remember(owner: object) -> None:

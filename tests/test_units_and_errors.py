@@ -14,7 +14,7 @@ from typing import Any, List
 import pytest
 
 import taro_udp
-from taro_udp import _loop, _timers
+from taro_udp import _loop, _runtime, _timers
 from taro_udp.testing import (
     LivelockError,
     NeverTrueError,
@@ -228,3 +228,35 @@ def test_run_coroutine_threadsafe_under_virtual_time(virtual_clock: VirtualClock
 def test_run_coroutine_threadsafe_needs_a_coroutine() -> None:
     with pytest.raises(TypeError, match="coroutine"):
         taro_udp.run_coroutine_threadsafe(lambda: None)  # type: ignore[arg-type]
+
+
+def test_a_socket_made_on_the_event_thread_is_named_by_the_callback_that_made_it() -> None:
+    made: List[taro_udp.UDPSocket] = []
+
+    def make() -> None:
+        made.append(taro_udp.create_udp_socket())
+
+    line = _line() - 2
+    taro_udp.call_soon(make)
+    try:
+        with pytest.raises(TimeoutError) as info:
+            taro_udp.run(timeout=0.2)
+        assert f"made at {HERE}:{line}" in str(info.value)
+        # The event loop's own frames (asyncio, threading) are never named as the site.
+        assert "asyncio" not in str(info.value)
+    finally:
+        for sock in made:
+            sock.close()
+
+
+def test_a_socket_no_python_line_made_gets_no_misleading_site() -> None:
+    # Made by the standard library calling taro_udp directly (as the JS bridge does on
+    # the event thread): no line outside taro_udp and the standard library made it.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sock = pool.submit(taro_udp.create_udp_socket).result(WAIT)
+    try:
+        alive = _runtime.describe_alive()
+    finally:
+        sock.close()
+    assert "1 socket(s) open" in alive, alive
+    assert " made at " not in alive, alive
