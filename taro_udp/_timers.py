@@ -94,8 +94,37 @@ class _JSTimer:
         return f"{kind} #{self.id} ({_name_of(self.callback)})"
 
     def _run(self) -> None:
-        # The loop calls this when the timer is due.
-        _fire(self)
+        # The loop calls this when the timer is due: one frame, the hot path of firing.
+        global _firing
+        timer_id = self.id
+        if _active.get(timer_id) is not self:
+            return  # cleared from another thread after it became due
+        if _loop.inbox:
+            _loop.run_posted()  # work posted before the timer came due runs first
+        # Published before the last look: a clearTimeout() from another thread that finds
+        # the id gone then sees it firing and waits for the callback to end (see there).
+        _firing = timer_id
+        try:
+            if _active.get(timer_id) is not self:
+                return  # cleared meanwhile, by that work or by another thread
+            clock = _clock.current
+            if clock.virtual:
+                clock.observe("timer", self)
+            if self.interval is None:
+                del _active[timer_id]
+            else:  # re-armed before the callback, so that clearInterval inside it cancels
+                self.deadline += self.interval
+                heappush(_loop.current().loop._scheduled, (self.deadline, next(_seq), self))
+                self._scheduled = True
+            try:
+                self.callback(*self.args)
+            except BaseException as exc:  # noqa: BLE001 - the loop goes on
+                _log.error("taro_udp: %s raised %s", self.describe(), type(exc).__name__, exc=exc)
+        finally:
+            _firing = None
+            if _clear_waiters:
+                with _fired:
+                    _fired.notify_all()
 
     def cancel(self) -> None:
         """Mark the heap entry dead (event thread); the id is forgotten by the caller."""
@@ -161,40 +190,6 @@ def _arm(timer: _JSTimer) -> None:
         timer._scheduled = True
 
 
-def _fire(timer: _JSTimer) -> None:
-    global _firing
-    if _active.get(timer.id) is not timer:
-        return  # cleared from another thread after it became due
-    if _loop.inbox:
-        _loop.run_posted()  # work posted before the timer came due runs first
-    # Published before the last look: a clearTimeout() from another thread that finds
-    # the id gone then sees it firing and waits for the callback to end (see there).
-    _firing = timer.id
-    try:
-        if _active.get(timer.id) is not timer:
-            return  # cleared meanwhile, by that work or by another thread
-        _run(timer)
-    finally:
-        _firing = None
-        if _clear_waiters:
-            with _fired:
-                _fired.notify_all()
-
-
-def _run(timer: _JSTimer) -> None:
-    _clock.current.observe("timer", timer)
-    if timer.interval is None:
-        del _active[timer.id]
-    else:  # re-armed before the callback, so that clearInterval inside it cancels
-        timer.deadline += timer.interval
-        heappush(_loop.current().loop._scheduled, (timer.deadline, next(_seq), timer))
-        timer._scheduled = True
-    try:
-        timer.callback(*timer.args)
-    except BaseException as exc:  # noqa: BLE001 - the loop goes on
-        _log.error("taro_udp: %s raised %s", timer.describe(), type(exc).__name__, exc=exc)
-
-
 def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: Any) -> int:
     """Run ``callback(*args)`` on the event thread after ``delay`` ms (``setTimeout``).
 
@@ -203,6 +198,24 @@ def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: 
     is not a number raises ``TypeError``. Callable from any thread; a callback that
     raises is logged on the ``taro_udp`` logger and the loop goes on.
     """
+    # The hot path, inline: whole ms, on the event thread, real time (else _schedule).
+    clock = _clock.current
+    thread = _loop._current
+    ms: object = delay  # typed as JS numbers arrive: anything
+    if (
+        type(ms) is int
+        and 0 <= ms <= MAX_DELAY
+        and not clock.virtual
+        and thread is not None
+        and thread.ident == get_ident()
+        and callable(callback)
+    ):
+        timer_id = next(_ids)
+        timer = _JSTimer(timer_id, callback, args, clock.time() + ms / 1000.0, None)
+        _active[timer_id] = timer
+        heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
+        timer._scheduled = True
+        return timer_id
     return _schedule(callback, delay, args, False)
 
 
