@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Optional
 
-__all__ = ["ATTRIBUTE", "caller_outside", "remember", "site_of"]
+__all__ = ["ATTRIBUTE", "caller_outside", "code_site", "remember", "site_of"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # The standard library's folder: its frames (asyncio's loop, threading) are never a
@@ -38,6 +38,14 @@ def caller_outside(depth: int = 2) -> str:
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return ""
+
+
+def code_site(code: CodeType, line: int) -> str:
+    """``"file:line"`` of a caller noted as (code, line); "" if it is taro_udp's or stdlib's."""
+    filename = code.co_filename
+    if filename.startswith(_PACKAGE) or _in_stdlib(filename):
+        return ""
+    return f"{filename}:{line}"
 
 
 def _in_stdlib(filename: str) -> bool:

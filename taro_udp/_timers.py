@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import threading
 from heapq import heappush
 from threading import get_ident
@@ -64,9 +65,9 @@ class _JSTimer:
     __slots__ = (
         "_cancelled",
         "_scheduled",
+        "_site",
         "args",
         "callback",
-        "created_at",
         "deadline",
         "id",
         "interval",
@@ -85,9 +86,23 @@ class _JSTimer:
         self.args = args
         self.deadline = deadline  # loop time, seconds
         self.interval = interval  # seconds, or None for a timeout
-        self.created_at = ""  # "file:line" of the setTimeout call (outside taro_udp)
+        # Where it was set: "file:line", or (code, line) of the direct caller on the hot
+        # path (resolved only when a diagnostic asks: see created_at).
+        self._site: Any = ""
         self._cancelled = False
         self._scheduled = False
+
+    @property
+    def created_at(self) -> str:
+        """Where it was set, "file:line" (outside taro_udp and the stdlib); "" if unknown."""
+        site = self._site
+        if type(site) is tuple:
+            return _sites.code_site(*site)
+        return str(site)
+
+    @created_at.setter
+    def created_at(self, site: str) -> None:
+        self._site = site
 
     def describe(self) -> str:
         kind = "setInterval" if self.interval is not None else "setTimeout"
@@ -173,7 +188,7 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     timer_id = next(_ids)
     timer = _JSTimer(timer_id, callback, args, clock.time() + seconds, seconds if repeat else None)
     # For diagnostics (what keeps run() alive, the livelock report): where it was set.
-    timer.created_at = _sites.caller_outside(3)
+    timer._site = _sites.caller_outside(3)
     _active[timer_id] = timer
     thread = _loop._current
     if thread is not None and thread.ident == get_ident():  # on the event thread: arm now
@@ -212,6 +227,8 @@ def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: 
     ):
         timer_id = next(_ids)
         timer = _JSTimer(timer_id, callback, args, clock.time() + ms / 1000.0, None)
+        caller = sys._getframe(1)  # for diagnostics; formatted only if one asks
+        timer._site = (caller.f_code, caller.f_lineno)
         _active[timer_id] = timer
         heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
         timer._scheduled = True
