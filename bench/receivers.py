@@ -7,6 +7,15 @@ IMPL is ``raw`` (a ``recvfrom`` loop), ``ideal`` (the ideal shim, see shims.py),
 (receive from bench/peer.py) or ``rtt`` (ping bench/peer.py's echo, the next ping sent
 from the message callback). The process prints ``PORT <n>`` once it listens and
 ``RESULT <json>`` at the end, or when sent SIGTERM (blast mode ends that way).
+
+    python bench/receivers.py pair prefilled --count N --rounds R
+
+``prefilled`` is different: one process holds both a taro_udp socket and the ideal
+shim's socket, and alternates rounds between them. A round queues ``N`` 64-byte
+datagrams on the receiving socket while its reader is held (the ideal reader thread
+not started, the taro_udp event thread waiting on a gate), then lets it go and takes
+the process CPU until the listener has counted all ``N``: a drain with no wake-up and
+no sender competing for the CPU. The result is the per-round ratios and their median.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from shims import IdealReceiver, pktinfo_socket
+from shims import IdealReceiver, _reader, pktinfo_socket
 
 Payload = Dict[str, Any]
 PING = b"p" * 64
@@ -273,13 +282,147 @@ def run_asyncio(args: argparse.Namespace, cp: Checkpoints) -> None:
     loop.close()
 
 
+# -- pre-filled: a drain with no wake-up ---------------------------------------------
+
+_PREFILL_BUFFER = 256 * 1024 * 1024  # SO_RCVBUFFORCE as root; else up to rmem_max
+
+
+def _big_buffer(sock: socket.socket) -> None:
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    try:
+        if force is None:
+            raise PermissionError
+        sock.setsockopt(socket.SOL_SOCKET, force, _PREFILL_BUFFER)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _PREFILL_BUFFER)
+
+
+def _capacity(wanted: int) -> int:
+    """How many 64-byte datagrams a socket with the big buffer queues without a drop."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    _big_buffer(probe)
+    probe.bind(("127.0.0.1", 0))
+    probe.setblocking(False)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(wanted):
+        tx.sendto(PING, probe.getsockname())
+    queued = 0
+    try:
+        while True:
+            probe.recv(64)
+            queued += 1
+    except BlockingIOError:
+        pass
+    probe.close()
+    tx.close()
+    return queued
+
+
+def run_prefilled(args: argparse.Namespace) -> None:
+    import taro_udp
+
+    count = _capacity(args.count)
+    if count < args.count:
+        count = int(count * 0.9)  # the buffer holds fewer: a margin against drops
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    done = threading.Event()
+    seen = [0]
+
+    def on_message(payload: Payload) -> None:
+        seen[0] += 1
+        if seen[0] == count:
+            done.set()
+
+    ideal = pktinfo_socket()
+    _big_buffer(ideal)
+    read = _reader(ideal, on_message, 0)
+    taro = taro_udp.create_udp_socket("udp4")
+    taro.onMessage(on_message)  # type: ignore[arg-type]  # the same dict, typed loosely
+    taro_port = taro.bind(0, address="127.0.0.1")
+    _big_buffer(taro._transport._sock)  # type: ignore[attr-defined]
+
+    def fill(port: int) -> None:
+        address = ("127.0.0.1", port)
+        for _ in range(count):
+            tx.sendto(PING, address)
+
+    def ideal_round() -> float:
+        seen[0] = 0
+        done.clear()
+        fill(ideal.getsockname()[1])
+
+        def drain() -> None:
+            for _ in range(count):
+                read()
+
+        reader = threading.Thread(target=drain, name="ideal-shim", daemon=True)
+        start = time.process_time()
+        reader.start()
+        if not done.wait(args.timeout):
+            raise RuntimeError("the ideal reader did not get every datagram")
+        cpu = time.process_time() - start
+        reader.join(args.timeout)
+        return cpu
+
+    def taro_round() -> float:
+        seen[0] = 0
+        done.clear()
+        gate = threading.Event()
+        held = threading.Event()
+
+        def hold() -> None:  # the event thread waits here while the socket fills
+            held.set()
+            gate.wait(args.timeout)
+
+        taro_udp.call_soon(hold)
+        if not held.wait(args.timeout):
+            raise RuntimeError("the event thread never took the gate")
+        fill(taro_port)
+        start = time.process_time()
+        gate.set()
+        if not done.wait(args.timeout):
+            raise RuntimeError("taro_udp did not deliver every datagram")
+        return time.process_time() - start
+
+    ideal_round()  # warm-up, both
+    taro_round()
+    ratios: List[float] = []
+    ideal_us: List[float] = []
+    taro_us: List[float] = []
+    for n in range(args.rounds):
+        # Alternate which goes first, so drift within a pair hits both alike.
+        if n % 2:
+            b = taro_round()
+            a = ideal_round()
+        else:
+            a = ideal_round()
+            b = taro_round()
+        ideal_us.append(a / count * 1e6)
+        taro_us.append(b / count * 1e6)
+        ratios.append(b / a)
+    taro.close()
+    ideal.close()
+    tx.close()
+    ratios.sort()
+    report(
+        {
+            "count": count,
+            "ratios": ratios,
+            "ratio": ratios[len(ratios) // 2],
+            "ideal_us": sorted(ideal_us)[len(ideal_us) // 2],
+            "taro_us": sorted(taro_us)[len(taro_us) // 2],
+        }
+    )
+
+
 IMPLS = {"raw": run_raw, "ideal": run_ideal, "asyncio": run_asyncio, "taro_udp": run_taro_udp}
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("impl", choices=sorted(IMPLS))
-    parser.add_argument("mode", choices=["window", "blast", "rtt"])
+    parser.add_argument("impl", choices=[*sorted(IMPLS), "pair"])
+    parser.add_argument("mode", choices=["window", "blast", "rtt", "prefilled"])
+    parser.add_argument("--rounds", type=int, default=7, help="prefilled: pairs of rounds")
     parser.add_argument("--count", type=int, default=100_000, help="datagrams / round trips")
     parser.add_argument("--warm", type=int, default=1000, help="not measured: warm-up")
     parser.add_argument("--ack-every", type=int, default=32)
@@ -290,6 +433,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.cpu is not None:
         # Before any thread starts: threads inherit the mask.
         os.sched_setaffinity(0, {args.cpu})
+    if args.mode == "prefilled" or args.impl == "pair":
+        if args.mode != "prefilled" or args.impl != "pair":
+            parser.error("prefilled goes with pair, and pair with prefilled")
+        run_prefilled(args)
+        return
     warm = 1 if args.mode == "blast" else args.warm
     ack_every = args.ack_every if args.mode == "window" else 0
     IMPLS[args.impl](args, Checkpoints(args.count, warm, ack_every))

@@ -31,6 +31,8 @@ PY = sys.executable
 # acks every ACK_EVERY. WINDOW x 1 KiB datagrams fit the default receive buffer, so a
 # receiver that keeps up loses nothing.
 WINDOW = 64
+# Seconds a child that reported its result gets to exit by itself before it is killed.
+EXIT_GRACE = 10.0
 ACK_EVERY = 32
 SIZES = (64, 1024)
 PY_IMPLS = ("raw", "ideal", "asyncio", "taro_udp")
@@ -51,6 +53,9 @@ class Settings:
         self.send_rounds = 3 if quick else (9 if full else 5)
         self.close_sockets = 100 if quick else (1000 if full else 300)
         self.import_runs = 5 if quick else (15 if full else 9)
+        # Pre-filled receive: processes x paired rounds (a round is ~20 ms of draining).
+        self.prefilled_runs = 1 if quick else (5 if full else 3)
+        self.prefilled_rounds = 9 if quick else (41 if full else 21)
         self.idle_seconds = 2.0
         self.socket_rounds = 2 if quick else 3
         # Node waits ~1 ms per timer of the chain (it turns 0 ms into 1 ms): keep it short.
@@ -93,6 +98,7 @@ class Child:
             cwd=cwd,
         )
         self._buffer = b""
+        self._reported = False  # it printed its RESULT line
 
     def line(self, prefix: str, timeout: float) -> Optional[str]:
         """The rest of the first line starting with ``prefix``; None on timeout or EOF."""
@@ -108,6 +114,7 @@ class Child:
                     raw, self._buffer = self._buffer.split(b"\n", 1)
                     text = raw.decode(errors="replace")
                     if text.startswith(prefix):
+                        self._reported = self._reported or prefix == "RESULT "
                         return text[len(prefix) :].strip()
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
@@ -133,6 +140,14 @@ class Child:
             return None
 
     def close(self) -> None:
+        if self.proc.poll() is None and self._reported:
+            # It printed its result and is exiting: a kill now would cut its exit
+            # handlers short (under `coverage run`, a half-written .coverage.* file that
+            # `coverage combine` warns about and leaves in the checkout).
+            try:
+                self.proc.wait(EXIT_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -438,8 +453,8 @@ def bench_rtt(env: Dict[str, str], cfg: Settings, table: Table, impls: List[str]
         us(taro),
         f"raw blocking {us(med['raw'])}",
         r,
-        "≤ 1.10x raw",
-        r is not None and r <= 1.1,
+        "≤ 1.15x raw",
+        r is not None and r <= 1.15,
     )
     add_node_row(table, name, taro, med, 1.0)
     for impl, label in (("ideal", "ideal shim"), ("asyncio", "asyncio")):
@@ -456,8 +471,8 @@ def bench_send(env: Dict[str, str], cfg: Settings, table: Table) -> None:
         us(result["taro_us"]),
         f"raw sendto {us(result['raw_us'])}",
         r,
-        "≤ 1.30x raw",
-        r is not None and r <= 1.3,
+        "≤ 1.35x raw",
+        r is not None and r <= 1.35,
     )
 
 
@@ -507,7 +522,14 @@ def bench_sockets(env: Dict[str, str], cfg: Settings, table: Table, n: int) -> N
             table.add(f"{n:,} sockets: {label}", f"n/a ({failed})", base + "n/a", None, "—", None)
         return
 
-    def row(label: str, key: str, scale: float, unit: str, limit: Optional[float]) -> None:
+    def row(
+        label: str,
+        key: str,
+        scale: float,
+        unit: str,
+        limit: Optional[float],
+        max_ratio: Optional[float] = None,
+    ) -> None:
         value, other = taro[key], shim[key]
         shown = "n/a" if value is None else f"{value * scale:.2f} {unit}"
         other_shown = "n/a" if other is None else f"{other * scale:.2f} {unit}"
@@ -519,6 +541,10 @@ def bench_sockets(env: Dict[str, str], cfg: Settings, table: Table, n: int) -> N
         if checks and limit is not None:
             met = value is not None and value * scale <= limit
             target = f"≤ {limit:g} {unit}"
+        elif checks and max_ratio is not None:  # issue 19: against the shim of the same run
+            r = ratio(value, other)
+            met = r is not None and r <= max_ratio
+            target = f"≤ {max_ratio:.2f}x shim"
         table.add(
             f"{n:,} sockets: {label}",
             shown,
@@ -537,9 +563,9 @@ def bench_sockets(env: Dict[str, str], cfg: Settings, table: Table, n: int) -> N
         taro["threads"] <= 4 if checks else None,
     )
     row("RSS growth", "rss_growth", 1 / 2**20, "MiB", 4)
-    row("setup (create+bind)", "setup_s", 1e3, "ms", 20)
+    row("setup (create+bind)", "setup_s", 1e3, "ms", None, 1.8)
     row("one datagram to each, delivered", "delivery_s", 1e3, "ms", 15)
-    row("teardown (close all)", "teardown_s", 1e3, "ms", 10)
+    row("teardown (close all)", "teardown_s", 1e3, "ms", None, 1.5)
 
 
 def bench_idle(env: Dict[str, str], cfg: Settings, table: Table) -> None:
@@ -588,6 +614,8 @@ TIMER_ROWS = (
     ("batch", "setTimeout(fn, 0) batch: CPU/timer (set + fire)", "batch_count"),
     ("clear", "set + clear {n:,} pending timers: CPU/timer", "clear_count"),
 )
+# Issue 19's targets against Node (the chain keeps 0.2.0's: Node sleeps 1 ms per timer).
+TIMER_TARGETS = {"chain": 1.5, "batch": 2.5, "clear": 1.2}
 
 
 def bench_timers(env: Dict[str, str], cfg: Settings, table: Table) -> None:
@@ -618,7 +646,8 @@ def bench_timers(env: Dict[str, str], cfg: Settings, table: Table) -> None:
 
     for mode, label, key in TIMER_ROWS:
         name = label.format(n=getattr(cfg, key))
-        target = "≤ 1.50x node"
+        limit = TIMER_TARGETS[mode]
+        target = f"≤ {limit:.2f}x node"
         if error:
             table.add(name, f"n/a ({error})", "node setTimeout", None, "—", None)
             continue
@@ -643,7 +672,7 @@ def bench_timers(env: Dict[str, str], cfg: Settings, table: Table) -> None:
             clears = per_timer(figures[mode]["node"], "clear_cpu_s")
             base += f" (set {us(sets)}, clear {us(clears)})"
         r = ratio(taro_us, node_us)
-        table.add(name, value, base, r, target, r is not None and r <= 1.5)
+        table.add(name, value, base, r, target, r is not None and r <= limit)
     if main_thread:
         taro_us = per_timer(main_thread)
         sets = per_timer(main_thread, "set_cpu_s")
@@ -779,8 +808,57 @@ def bench_import(env: Dict[str, str], cfg: Settings, table: Table) -> None:
         ms(taro),
         f"import asyncio {ms(aio)}; bare interpreter {ms(bare)}",
         ratio(taro, aio),
-        "≤ 15 ms",
-        taro is not None and taro <= 15,
+        "≤ 10 ms",
+        taro is not None and taro <= 10,
+    )
+    # What a program pays before its first socket: the runtime loads on first use.
+    first = median([import_ms(env, "taro_udp; taro_udp.UDPSocket") for _ in range(cfg.import_runs)])
+    table.add(
+        "import taro_udp + its first name (taro_udp.UDPSocket)",
+        ms(first),
+        f"import asyncio {ms(aio)}",
+        ratio(first, aio),
+        "context",
+        None,
+    )
+
+
+def bench_prefilled(env: Dict[str, str], cfg: Settings, table: Table) -> None:
+    """A drain with no wake-up: thousands of datagrams queued, then read (receivers.py)."""
+    ratios: List[float] = []
+    taro: List[Optional[float]] = []
+    ideal: List[Optional[float]] = []
+    queued = 0
+    for _ in range(cfg.prefilled_runs):  # processes; rounds alternate inside each
+        child = Child(
+            [
+                PY,
+                os.path.join(HERE, "receivers.py"),
+                "pair",
+                "prefilled",
+                "--count=20000",
+                f"--rounds={cfg.prefilled_rounds}",
+            ],
+            env,
+        )
+        try:
+            result = child.result(120.0)
+        finally:
+            child.close()
+        if result is None:
+            continue
+        ratios.extend(result["ratios"])
+        taro.append(result["taro_us"])
+        ideal.append(result["ideal_us"])
+        queued = int(result["count"])
+    r = median(ratios)
+    table.add(
+        f"receive 64 B, pre-filled socket ({queued:,} queued, no wake-up) vs ideal shim",
+        us(median(taro)),
+        f"ideal shim {us(median(ideal))} (median of {len(ratios)} paired rounds)",
+        r,
+        "≤ 1.08x ideal",
+        r is not None and r <= 1.08,
     )
 
 
@@ -795,6 +873,7 @@ GROUPS: Dict[str, Callable[[Dict[str, str], Settings, Table, List[str]], None]] 
     "idle": lambda env, cfg, table, _impls: bench_idle(env, cfg, table),
     "timers": lambda env, cfg, table, _impls: bench_timers(env, cfg, table),
     "import": lambda env, cfg, table, _impls: bench_import(env, cfg, table),
+    "prefilled": lambda env, cfg, table, _impls: bench_prefilled(env, cfg, table),
     "virtual": lambda env, cfg, table, _impls: bench_virtual(env, cfg, table),
 }
 

@@ -86,7 +86,7 @@ class EventThreadProfile:
     def stop(self) -> None:
         if self.profiler is not None:
             taro_udp.call_soon(self.profiler.disable)
-            self.network.advance(0)
+            self.network.advance(seconds=0)
             self.profiler.dump_stats(self.path)
 
 
@@ -240,14 +240,14 @@ def bench_heartbeat(
         sides = [HeartbeatPeer("127.0.0.2", "127.0.0.3"), HeartbeatPeer("127.0.0.3", "127.0.0.2")]
         for side in sides:
             taro_udp.call_soon(side.start)
-        network.advance(0)
+        network.advance(seconds=0)
         profiler = EventThreadProfile(network, profile)
         profiler.start()
         start = now()
         reached = 0
         stopped_early = False
         while reached < minutes:
-            network.advance(60_000)  # one virtual minute per drive: the budget is checked
+            network.advance(seconds=60)  # one virtual minute per drive: the budget is checked
             reached += 1
             if reached % mark == 0:
                 cost = since(start)

@@ -146,15 +146,15 @@ class DeviceClient:
         """``send(options)`` as an awaitable: its ``success`` resolves, its ``fail`` rejects."""
         future: asyncio.Future[taro_udp.CallbackResult] = asyncio.get_running_loop().create_future()
         resolve, reject = settlers(future)
-        self.udp.send(
-            {
-                **options,
-                "success": resolve,
-                "fail": lambda res: reject(
-                    taro_udp.UDPSocketError(res["errMsg"], res.get("errCode", -1))
-                ),
-            }
-        )
+        # Dict[str, Any]: merged with the caller's options, it is not checked as SendOption.
+        option: Dict[str, Any] = {
+            **options,
+            "success": resolve,
+            "fail": lambda res: reject(
+                taro_udp.UDPSocketError(res["errMsg"], res.get("errCode", -1))
+            ),
+        }
+        self.udp.send(option)
         return future
 
     def wait_reply(self, request_id: int, ms: float) -> asyncio.Future[Reply]:
@@ -252,7 +252,11 @@ class FakeDevice:
         print(f"device: request {request['id']} answered")
         reply = {"id": request["id"], "status": "on"}
         info = res["remoteInfo"]
-        option = {"address": info["address"], "port": info["port"], "message": json.dumps(reply)}
+        option: taro_udp.SendOption = {
+            "address": info["address"],
+            "port": info["port"],
+            "message": json.dumps(reply),
+        }
         if self.delay:
             self.timers.append(taro_udp.setTimeout(self.udp.send, self.delay, option))
         else:

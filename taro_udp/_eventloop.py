@@ -2,10 +2,15 @@
 
 Imported by ``_loop`` when the first event thread starts, so that ``import taro_udp``
 does not pay for importing asyncio (it roughly doubles the import time). ``_loop`` owns
-the shared state (the inbox of posted work, the current thread, the locks); this module
-is one life of the thread: its loop, its selector, its sockets and readers.
+the shared state (the inbox of posted work, the current thread, the locks) and hands it
+to each thread as its ``Hub``; this module never imports ``_loop``. It is one life of
+the thread: its loop, its selector, its sockets and readers.
 
-- ``_Timer``: a timer ordered by (deadline, creation).
+- ``LoopTimer``: the library's own timers (``_loop.call_at``); the loop's heap holds
+  ``(deadline, creation seq, timer)`` tuples for them, for JS timers and for asyncio's
+  handles alike, compared in C, so same-instant timers of every kind run in creation
+  order. A timer is anything with ``_cancelled``, ``_scheduled`` and ``_run()``;
+  cancelling marks it dead and the heap drops it lazily, as asyncio does.
 - ``_Selector``: says when the thread sleeps (posters wake it only then), hands it the
   posted work, and lets a virtual clock run the loop in lockstep.
 - ``_Loop``: the runtime's clock, ordered timers, tasks whose unretrieved exceptions are
@@ -16,58 +21,103 @@ is one life of the thread: its loop, its selector, its sockets and readers.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import errno
-import heapq
+import select
 import selectors
 import threading
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from heapq import heapify, heappop, heappush
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Protocol, Set, Tuple
 
-from . import _clock, _log, _loop
+from . import _clock, _log
 
-__all__ = ["EventThread"]
+__all__ = ["EventThread", "Hub", "LoopTimer", "Owner"]
 
 
-class _Timer(asyncio.TimerHandle):
-    """A timer ordered by (deadline, creation): same-deadline timers run in creation order.
+class Owner(Protocol):
+    """What the loop needs of a socket: to close it at exit, and to drop it after fork."""
 
-    asyncio compares timers by deadline only, and ``heapq`` is not stable.
+    def close(self) -> None: ...  # pragma: no cover
+
+    def _after_fork(self) -> None: ...  # pragma: no cover
+
+
+class Hub(Protocol):
+    """What outlives one life of the thread, kept by ``_loop`` (the module passes itself).
+
+    This module does not import ``_loop``: ``_loop`` imports it, with the first thread,
+    and hands each thread the state they share (the inbox, the current thread, the lock
+    that serialises starting and retiring, the hooks of the runtime).
     """
 
-    __slots__ = ("_seq",)
+    THREAD_NAME: str
+    MAX_PENDING: int
+    BLOCKED_RETRY: float
+    exiting: bool
+    idle_hook: Optional[Callable[[], None]]
+    unhandled_hook: Optional[Callable[[BaseException], None]]
+    _inbox: Deque[Any]
+    _room: threading.Event
+    _start_lock: Any
+    _current: Optional[EventThread]
+    _orphans: Set[Owner]
+    _orphan_readers: Dict[int, Callable[[], object]]
+    _timer_seq: Iterator[int]
+
+    def _live(self) -> EventThread: ...  # pragma: no cover
+
+
+class LoopTimer:
+    """A timer of the library's own (``_loop.call_at``): no context, no asyncio handle.
+
+    It sits in the loop's heap as ``(when, seq, timer)``, like every timer there; see
+    ``_Loop``. ``cancel()`` on the event thread only (it counts the dead entries).
+    """
+
+    __slots__ = ("_args", "_callback", "_cancelled", "_loop", "_scheduled", "_when")
 
     def __init__(
-        self,
-        when: float,
-        callback: Callable[..., object],
-        args: Tuple[Any, ...],
-        loop: Any,
-        context: Any = None,
+        self, when: float, callback: Callable[..., object], args: Tuple[Any, ...], loop: _Loop
     ) -> None:
-        # asyncio's TimerHandle.__init__ without its debug-mode work, which a loop not
-        # in debug mode skips anyway: timers are the runtime's hot path (setTimeout).
-        if loop.get_debug():
-            super().__init__(when, callback, args, loop, context)
-        else:
-            self._context = contextvars.copy_context() if context is None else context
-            self._loop = loop
-            self._callback = callback
-            self._args = args
-            self._cancelled = False
-            self._repr = None
-            self._source_traceback = None
-            self._when = when
-            self._scheduled = False
-        self._seq = next(_loop._timer_seq)
+        self._when = when
+        self._callback: Optional[Callable[..., object]] = callback
+        self._args = args
+        self._loop = loop
+        self._cancelled = False
+        self._scheduled = True
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, _Timer):
-            return NotImplemented
-        mine: Any = self
-        theirs: Any = other
-        if mine._when != theirs._when:
-            return bool(mine._when < theirs._when)
-        return bool(mine._seq < theirs._seq)
+    def when(self) -> float:
+        """The loop time it is due at."""
+        return self._when
+
+    def cancelled(self) -> bool:
+        """Whether ``cancel()`` was called."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Never run it; its heap entry is dropped lazily (event thread)."""
+        if not self._cancelled:
+            self._cancelled = True
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1
+            self._callback = None
+            self._args = ()
+
+    def _run(self) -> None:
+        callback = self._callback
+        assert callback is not None
+        try:
+            callback(*self._args)
+        except (SystemExit, KeyboardInterrupt):
+            raise  # as asyncio's Handle: they end run_forever (EventThread logs them)
+        except BaseException as exc:  # noqa: BLE001 - reported like asyncio's own
+            self._loop.call_exception_handler(
+                {"message": f"Exception in callback {_name_of(callback)}", "exception": exc}
+            )
+
+
+def _name_of(callback: object) -> str:
+    name = getattr(callback, "__qualname__", None)
+    return name if type(name) is str else type(callback).__name__
 
 
 class _Selector(selectors.DefaultSelector):
@@ -103,18 +153,19 @@ class _Selector(selectors.DefaultSelector):
 
     def _take_posted(self) -> None:
         owner = self._owner
-        if _loop._inbox and not owner.drain_scheduled:
+        if owner.inbox and not owner.drain_scheduled:
             owner.schedule_drain()
 
     def _poll(self, timeout: Optional[float] = None) -> List[Tuple[Any, int]]:
         owner = self._owner
         # While the call at the head of the inbox is not ready, a timer looks again
         # (EventThread.drain): the inbox is not a reason to spin.
-        if _loop._inbox and not owner.blocked:
+        inbox = owner.inbox
+        if inbox and not owner.blocked:
             timeout = 0
         elif timeout != 0:
             owner.sleeping = True
-            if _loop._inbox and not owner.blocked:
+            if inbox and not owner.blocked:
                 timeout = 0
         try:
             return super().select(timeout)
@@ -124,6 +175,15 @@ class _Selector(selectors.DefaultSelector):
 
 class _Loop(asyncio.SelectorEventLoop):
     """asyncio's loop with the runtime's clock, ordered timers and an idle check."""
+
+    # asyncio's private state, used by the _run_once below (its types for mypy).
+    _scheduled: List[Tuple[float, int, Any]]
+    _ready: Any
+    _timer_cancelled_count: int
+    _stopping: bool
+    _clock_resolution: float
+    _debug: bool
+    _current_handle: Any
 
     def __init__(self, owner: EventThread) -> None:
         # Closed until made: the finalizer of a loop whose making failed (no fd left)
@@ -137,6 +197,7 @@ class _Loop(asyncio.SelectorEventLoop):
             self._closed = True  # asyncio's __init__ had set it to False
             raise
         self._owner = owner
+        self._seq = owner.hub._timer_seq  # creation order, shared with the JS timers
         self.set_exception_handler(_exception_handler)
 
     def time(self) -> float:
@@ -145,16 +206,16 @@ class _Loop(asyncio.SelectorEventLoop):
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
-        # asyncio's own call_at, with a timer that remembers its creation order.
+        # asyncio code's timers (asyncio.sleep, wait_for): asyncio's own handle, with the
+        # context asyncio code expects, in the one heap with every other timer.
         if when is None:
             raise TypeError("when cannot be None")
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        timer: Any = _Timer(when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True
-        handle: asyncio.TimerHandle = timer
-        return handle
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        heappush(self._scheduled, (when, next(self._seq), timer))
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = super().create_task(coro, **kwargs)
@@ -162,22 +223,90 @@ class _Loop(asyncio.SelectorEventLoop):
         return task
 
     def _run_once(self) -> None:
-        super()._run_once()  # type: ignore[misc]
+        # asyncio's BaseEventLoop._run_once (3.8-3.13 alike), on the heap of tuples.
+        heap: List[Tuple[float, int, Any]] = self._scheduled
+        count = len(heap)
+        if count > _PRUNE_ABOVE and self._timer_cancelled_count * 2 > count:
+            live = []
+            for entry in heap:
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
+                else:
+                    live.append(entry)
+            heapify(live)
+            self._scheduled = heap = live
+            self._timer_cancelled_count = 0
+        else:
+            while heap and heap[0][2]._cancelled:
+                self._timer_cancelled_count -= 1
+                heappop(heap)[2]._scheduled = False
+        ready: Any = self._ready
+        timeout = None
+        if ready or self._stopping:
+            timeout = 0.0
+        elif heap:
+            timeout = min(max(0.0, heap[0][0] - self.time()), _MAX_SELECT_TIMEOUT)
+        events = self._selector.select(timeout)  # type: ignore[attr-defined]
+        self._process_events(events)  # type: ignore[attr-defined]
+        events = None  # breaks a cycle when an exception occurs
+        end_time = self.time() + self._clock_resolution
+        # Due timers join the ready queue in (deadline, creation) order, whatever kind
+        # they are (a JS timer, a simulated arrival, asyncio's own).
+        while heap and heap[0][0] < end_time:
+            timer = heappop(heap)[2]
+            timer._scheduled = False
+            if timer._cancelled:
+                self._timer_cancelled_count -= 1
+            else:
+                ready.append(timer)
+        popleft = ready.popleft
+        if self._debug:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    self._current_handle = handle
+                    try:
+                        handle._run()
+                    finally:
+                        self._current_handle = None
+        else:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
+        handle = None  # breaks a cycle when an exception occurs
         owner = self._owner
         if not owner.owners and owner.is_idle():
-            if _loop.idle_hook is not None:
-                _loop.idle_hook()
+            hook = owner.hub.idle_hook
+            if hook is not None:
+                hook()
             _clock.current.on_idle()
             self.stop()
+
+    def schedule(
+        self, when: float, callback: Callable[..., object], args: Tuple[Any, ...]
+    ) -> LoopTimer:
+        """A ``LoopTimer`` calling ``callback(*args)`` at ``when`` (event thread)."""
+        timer = LoopTimer(when, callback, args, self)
+        heappush(self._scheduled, (when, next(self._seq), timer))
+        return timer
+
+
+_EPOLLIN: Any = getattr(select, "EPOLLIN", None)
+# asyncio's pruning rule: rebuild the heap when most of more than 100 entries are dead.
+_PRUNE_ABOVE = 100
+_MAX_SELECT_TIMEOUT = 24 * 3600.0
 
 
 class EventThread:
     """One life of the event thread: its asyncio loop, its sockets and readers."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub: Hub) -> None:
         # Load the logging package now, with the first socket, not at import: reporting
         # a problem later must not need to open a file (no descriptor may be left).
         _log.logger()
+        self.hub = hub
+        self.inbox = hub._inbox  # never replaced (cleared after fork)
         self.sleeping = False
         self.drain_scheduled = False
         self.retired = False
@@ -187,15 +316,17 @@ class EventThread:
         self.draining = False
         self.stuck_at = -1
         self.ident: Optional[int] = None
-        self.owners: Set[_loop.Owner] = set()  # strong references: WeChat keeps open sockets alive
+        self.owners: Set[Owner] = set()  # strong references: WeChat keeps open sockets alive
         self.readers: Dict[int, Callable[[], object]] = {}
         self.loop = _Loop(self)  # may raise OSError: no fd left
         selector_name = type(self.loop._selector).__mro__[1].__name__  # type: ignore[attr-defined]
         # epoll and kqueue watch an fd from the moment it is registered, even during a
         # select() already in progress; select() and poll() only see it on their next call.
         self.live_registration = selector_name in ("EpollSelector", "KqueueSelector")
+        # Registration goes to epoll directly where the selector is selectors' own epoll.
+        self.owns_epoll = selector_name == "EpollSelector" and _EPOLLIN is not None
         self._drain_handle = asyncio.Handle(self.drain, (), self.loop, None)
-        self.thread = threading.Thread(target=self._main, name=_loop.THREAD_NAME, daemon=True)
+        self.thread = threading.Thread(target=self._main, name=hub.THREAD_NAME, daemon=True)
 
     def __repr__(self) -> str:
         return f"<taro_udp event thread owners={len(self.owners)} retired={self.retired}>"
@@ -205,7 +336,7 @@ class EventThread:
     def schedule_drain(self) -> None:
         """Run the posted work at the head of the loop's next round (event thread)."""
         self.drain_scheduled = True
-        self.loop._ready.append(self._drain_handle)  # type: ignore[attr-defined]
+        self.loop._ready.append(self._drain_handle)
 
     def drain(self) -> None:
         """Run the work posted so far, in order (event thread).
@@ -221,14 +352,17 @@ class EventThread:
             self._drain()
         finally:
             self.draining = False
-        if not _loop._room.is_set() and len(_loop._inbox) < _loop.MAX_PENDING:
-            _loop._room.set()
-        if _loop._inbox and not self.drain_scheduled and not self.blocked:
+        hub = self.hub
+        room = hub._room
+        if not room.is_set() and len(self.inbox) < hub.MAX_PENDING:
+            room.set()
+        if self.inbox and not self.drain_scheduled and not self.blocked:
             self.schedule_drain()
 
     def _drain(self) -> None:
-        popleft = _loop._inbox.popleft
-        for _ in range(len(_loop._inbox)):
+        inbox = self.inbox
+        popleft = inbox.popleft
+        for _ in range(len(inbox)):
             try:
                 item = popleft()
             except IndexError:  # pragma: no cover - only this thread takes
@@ -236,10 +370,11 @@ class EventThread:
             if item.ready is not None and not item.ready():
                 # It keeps its place at the head, and what was posted after it waits
                 # too; a timer looks again shortly (see call_soon_when_ready).
-                _loop._inbox.appendleft(item)
+                inbox.appendleft(item)
                 self.blocked = True
                 self.drain_scheduled = True
-                self.loop.call_later(_loop.BLOCKED_RETRY, self.drain)
+                loop = self.loop
+                loop.schedule(loop.time() + self.hub.BLOCKED_RETRY, self.drain, ())
                 return
             self.blocked = False
             self.taken += 1
@@ -258,32 +393,36 @@ class EventThread:
 
     def has_ready_work(self) -> bool:
         """Whether anything can run now, without time passing (event thread)."""
-        return bool(self.loop._ready) or (bool(_loop._inbox) and not self.blocked)  # type: ignore[attr-defined]
+        return bool(self.loop._ready) or (bool(self.inbox) and not self.blocked)
 
     def next_deadline(self) -> Optional[float]:
         """The loop time of the earliest pending timer, or None (event thread)."""
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        scheduled = self.loop._scheduled
         if not scheduled:
             return None
         head = scheduled[0]
-        if not head._cancelled:
-            return float(head._when)
-        live = [timer._when for timer in scheduled if not timer._cancelled]
+        if not head[2]._cancelled:
+            return float(head[0])
+        live = [entry[0] for entry in scheduled if not entry[2]._cancelled]
         return float(min(live)) if live else None
+
+    def cancel_timers(self) -> None:
+        """Cancel every pending timer of the loop, of every kind (event thread)."""
+        for entry in list(self.loop._scheduled):
+            entry[2].cancel()
 
     # -- life and death ----------------------------------------------------------------
 
     def is_idle(self) -> bool:
         """Whether nothing is left: no socket, posted work, timer or task (event thread)."""
         loop = self.loop
-        if self.owners or _loop._inbox or loop._ready:  # type: ignore[attr-defined]
+        if self.owners or self.inbox or loop._ready:
             return False
-        if _loop.exiting:  # at exit, timers and tasks are dropped
+        if self.hub.exiting:  # at exit, timers and tasks are dropped
             return True
-        # Every handle is looked at: asyncio's own count of cancelled timers drifts (a
-        # cancelled timer due in the same round as a live one is removed uncounted).
-        scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if any(not timer._cancelled for timer in scheduled):
+        # Entries are looked at, not counted: one live timer keeps the loop (pruning
+        # keeps the dead ones at most half of the heap).
+        if any(not entry[2]._cancelled for entry in loop._scheduled):
             return False
         return not asyncio.all_tasks(loop)
 
@@ -322,31 +461,33 @@ class EventThread:
 
     def _retire(self) -> bool:
         # Publish first, check second (see the module docstring).
-        with _loop._start_lock:
+        hub = self.hub
+        with hub._start_lock:
             self.retired = True
             if self.is_idle():
-                if _loop._current is self:
-                    _loop._current = None
+                if hub._current is self:
+                    hub._current = None
                 # Checked again last: is_idle() allocates, and a finalizer the garbage
                 # collector ran meanwhile may have posted or attached something.
-                if not _loop._inbox and not self.owners:
+                if not self.inbox and not self.owners:
                     return True
-                _loop._current = self
+                hub._current = self
             self.retired = False
             return False
 
     def _died(self) -> None:
-        with _loop._start_lock:
+        hub = self.hub
+        with hub._start_lock:
             self.retired = True
-            if _loop._current is self:
-                _loop._current = None
-            _loop._orphans.update(self.owners)
-            _loop._orphan_readers.update(self.readers)
-            if not (_loop._orphans or _loop._inbox):
+            if hub._current is self:
+                hub._current = None
+            hub._orphans.update(self.owners)
+            hub._orphan_readers.update(self.readers)
+            if not (hub._orphans or self.inbox):
                 return
             _log.error("taro_udp: the event thread ended unexpectedly; a new one takes over")
             try:  # its sockets and posted work must not wait for the next call
-                _loop._live()
+                hub._live()
             except OSError as exc:
                 _log.error("taro_udp: cannot start the event thread (%s)", exc)
 
@@ -356,19 +497,53 @@ class EventThread:
         expects. Registering from another thread is what epoll allows; the event thread
         sees the fd at once, even inside ``select()``."""
         loop: Any = self.loop
-        loop._selector.register(fd, selectors.EVENT_READ, (asyncio.Handle(reader, (), loop), None))
+        selector = loop._selector
+        data = (asyncio.Handle(reader, (), loop), None)
+        if not self.owns_epoll:
+            selector.register(fd, selectors.EVENT_READ, data)
+            return
+        # The selectors module's register() without its chain of wrappers: the key
+        # first (an event for the fd finds it), then epoll.
+        keys = selector._fd_to_key
+        if fd in keys:
+            raise KeyError(f"{fd!r} is already registered")
+        keys[fd] = selectors.SelectorKey(fd, fd, selectors.EVENT_READ, data)
+        try:
+            selector._selector.register(fd, _EPOLLIN)
+        except BaseException:
+            del keys[fd]
+            raise
+
+    def unregister_reader(self, fd: int) -> None:
+        """Stop watching ``fd`` (before it is closed: the number is reused); any thread."""
+        selector: Any = self.loop._selector  # type: ignore[attr-defined]
+        if not self.owns_epoll:
+            try:
+                key = selector.unregister(fd)
+            except (KeyError, ValueError):  # removed meanwhile by the other side
+                return
+        else:
+            key = selector._fd_to_key.pop(fd, None)
+            if key is None:  # removed meanwhile by the other side (pause vs close)
+                return
+            try:
+                selector._selector.unregister(fd)
+            except OSError:  # pragma: no cover - closed already: epoll forgot it
+                pass
+        key.data[0].cancel()
 
     def adopt_orphans(self) -> None:
-        """Take over the sockets of a thread that died (called under ``_loop._start_lock``)."""
-        self.owners.update(_loop._orphans)
-        _loop._orphans.clear()
-        for fd, reader in _loop._orphan_readers.items():
+        """Take over the sockets of a thread that died (called under the hub's start lock)."""
+        hub = self.hub
+        self.owners.update(hub._orphans)
+        hub._orphans.clear()
+        for fd, reader in hub._orphan_readers.items():
             try:
                 self.register_reader(fd, reader)
                 self.readers[fd] = reader
             except (OSError, ValueError):  # pragma: no cover - closed meanwhile
                 pass
-        _loop._orphan_readers.clear()
+        hub._orphan_readers.clear()
 
     def release(self) -> None:
         """Close the loop: its selector and wake-up sockets (no user code runs here)."""
@@ -421,8 +596,10 @@ def _check_retrieved(task: asyncio.Task[Any]) -> None:
     exc = task.exception()  # marks it retrieved: asyncio will not log it again
     assert exc is not None
     _log.error("taro_udp: unhandled exception in task %s", _task_name(task), exc=exc)
-    if _loop.unhandled_hook is not None:
-        _loop.unhandled_hook(exc)
+    loop: Any = task.get_loop()
+    hook = loop._owner.hub.unhandled_hook
+    if hook is not None:
+        hook(exc)
 
 
 def _task_name(task: asyncio.Task[Any]) -> str:

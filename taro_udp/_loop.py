@@ -41,15 +41,14 @@ import atexit
 import collections
 import itertools
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Protocol, Set, Tuple
 
-from . import _clock, _log
+from . import _clock, _log, _sites
 
 if TYPE_CHECKING:  # asyncio is imported with the first event thread, not with taro_udp
-    import asyncio
-
-    from ._eventloop import EventThread
+    from ._eventloop import EventThread, Owner
 
 __all__ = [
     "EXIT_JOIN_TIMEOUT",
@@ -95,12 +94,12 @@ QUIET_MAX = 256
 BLOCKED_RETRY = 0.0002
 
 
-class Owner(Protocol):
-    """What the loop needs of a socket: to close it at exit, and to drop it after fork."""
+class Timer(Protocol):
+    """A pending call of ``call_at``/``call_later``: ``cancel()`` it on the event thread."""
 
-    def close(self) -> None: ...  # pragma: no cover
+    def cancel(self) -> None: ...  # pragma: no cover
 
-    def _after_fork(self) -> None: ...  # pragma: no cover
+    def cancelled(self) -> bool: ...  # pragma: no cover
 
 
 class _Work:
@@ -152,7 +151,7 @@ def _live() -> EventThread:
         if thread is None:
             from ._eventloop import EventThread
 
-            thread = EventThread()
+            thread = EventThread(sys.modules[__name__])
             thread.adopt_orphans()
             # Current before it starts: a finalizer that posts while we start it (on
             # this thread, re-entering the lock) finds it and its post is drained.
@@ -262,9 +261,10 @@ def call_soon_when_ready(
     _post(_Work(work, args, ready), True)
 
 
-def call_later(delay: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
+def call_later(delay: float, work: Callable[..., object], *args: Any) -> Timer:
     """Call ``work(*args)`` after ``delay`` seconds of loop time (event thread only)."""
-    return current().loop.call_later(delay, work, *args)
+    loop = current().loop
+    return loop.schedule(loop.time() + delay, work, args)
 
 
 def run_reader(fd: int) -> None:
@@ -293,13 +293,18 @@ def pending() -> int:
     return len(_inbox)
 
 
-def call_at(when: float, work: Callable[..., object], *args: Any) -> asyncio.TimerHandle:
-    """Call ``work(*args)`` at loop time ``when`` (event thread only)."""
-    return current().loop.call_at(when, work, *args)
+def call_at(when: float, work: Callable[..., object], *args: Any) -> Timer:
+    """Call ``work(*args)`` at loop time ``when`` (event thread only).
+
+    No context is copied (asyncio's ``call_at`` copies one per timer): the library's
+    own timers need none.
+    """
+    return current().loop.schedule(when, work, args)
 
 
 def attach(owner: Owner) -> None:
     """Keep ``owner`` alive (and the thread running) until ``detach``. Raises ``OSError``."""
+    _sites.remember(owner)  # named by run()'s and the virtual clock's diagnostics
     while True:
         thread = _live()
         thread.owners.add(owner)
@@ -338,12 +343,7 @@ def remove_reader(fd: int) -> None:
     if thread is None:  # pragma: no cover
         return
     thread.readers.pop(fd, None)
-    selector: Any = thread.loop._selector  # type: ignore[attr-defined]
-    try:
-        key = selector.unregister(fd)
-    except (KeyError, ValueError):  # removed meanwhile by the other side (pause vs close)
-        return
-    key.data[0].cancel()
+    thread.unregister_reader(fd)
 
 
 def current() -> EventThread:

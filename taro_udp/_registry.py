@@ -1,9 +1,10 @@
 """Listener registry: the listeners of one event of one socket.
 
-Mutations replace the tuple (copy on write) under a lock; dispatch reads the tuple
-without locking. A listener may therefore add or remove listeners, or close the socket,
-while the event is being delivered: the delivery in progress keeps the snapshot it
-started with, as Node's EventEmitter and pyee do.
+Mutations replace the tuple (copy on write) under a lock, one for every registry of
+the process (mutations are rare and quick; a socket then costs no lock of its own);
+dispatch reads the tuple without locking. A listener may therefore add or remove
+listeners, or close the socket, while the event is being delivered: the delivery in
+progress keeps the snapshot it started with, as Node's EventEmitter and pyee do.
 
 Listeners are the caller's objects, so comparing them may run the caller's code (a
 callable class's ``__eq__``). The comparison is made on a snapshot *outside* the lock
@@ -38,13 +39,17 @@ def _find(listeners: Tuple[object, ...], listener: object) -> int:
     return -1
 
 
+# Held only to swap a tuple: never while caller code runs (comparisons are made outside).
+# Re-entrant: a finalizer the garbage collector runs inside the swap may change listeners.
+_lock = threading.RLock()
+
+
 class ListenerRegistry(Generic[L]):
     """An ordered set of listeners, compared by identity, then equality (bound methods)."""
 
-    __slots__ = ("_lock", "listeners")
+    __slots__ = ("listeners",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.listeners: Tuple[L, ...] = ()
 
     def add(self, listener: L) -> None:
@@ -53,7 +58,7 @@ class ListenerRegistry(Generic[L]):
             current = self.listeners
             if _find(current, listener) >= 0:
                 return
-            with self._lock:
+            with _lock:
                 # Compared outside the lock: commit only if nothing changed meanwhile.
                 if self.listeners is current:
                     self.listeners = (*current, listener)
@@ -69,7 +74,7 @@ class ListenerRegistry(Generic[L]):
         A non-callable was never registered: a no-op that runs none of its code.
         """
         if listener is None:
-            with self._lock:
+            with _lock:
                 self.listeners = ()
             return
         if not callable(listener):
@@ -79,7 +84,7 @@ class ListenerRegistry(Generic[L]):
             index = _find(current, listener)
             if index < 0:
                 return
-            with self._lock:
+            with _lock:
                 if self.listeners is current:
                     self.listeners = current[:index] + current[index + 1 :]
                     return

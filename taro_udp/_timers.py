@@ -1,9 +1,11 @@
 """Timers of the mini-program runtime: ``setTimeout``, ``setInterval`` and their ``clear*``.
 
 Every timer callback runs on the event thread, like the socket listeners, so a timer
-and a listener never interleave and ported code needs no lock. Timers are asyncio
-timer handles on the event loop, ordered by (deadline, creation): timers due at the
-same instant run in the order they were set. Work already posted when a timer is due
+and a listener never interleave and ported code needs no lock. A timer is its own
+entry in the event loop's heap, ``(deadline, creation seq, timer)``, next to the
+loop's other timers (simulated arrivals, asyncio's own): timers due at the same
+instant run in the order they were set, whatever their kind. ``clearTimeout`` marks
+the entry dead; the loop drops it lazily. Work already posted when a timer is due
 (a send's result, an error, a datagram being delivered) runs before it.
 
 Ids are positive ints from one counter, never reused in the process and shared by
@@ -23,10 +25,11 @@ import itertools
 import math
 import sys
 import threading
+from heapq import heappush
 from threading import get_ident
 from typing import Any, Callable, Dict, Optional
 
-from . import _clock, _log, _loop
+from . import _clock, _log, _loop, _sites
 
 __all__ = [
     "Date",
@@ -42,6 +45,7 @@ __all__ = [
 MAX_DELAY = 2**31 - 1
 
 _ids = itertools.count(1)
+_seq = _loop._timer_seq  # creation order, shared with every other timer of the loop
 # The id of the timer whose callback runs now (None: none), and the threads in
 # clearTimeout() waiting for it to end (see _fire and clearTimeout).
 _firing: Optional[int] = None
@@ -53,7 +57,21 @@ _active: Dict[int, _JSTimer] = {}
 
 
 class _JSTimer:
-    __slots__ = ("args", "callback", "created_at", "deadline", "handle", "id", "interval")
+    """One timer: its own entry in the loop's heap (see ``_eventloop``), no asyncio handle.
+
+    ``_scheduled``: in the heap now; ``_cancelled``: cleared (the heap drops it lazily).
+    """
+
+    __slots__ = (
+        "_cancelled",
+        "_scheduled",
+        "_site",
+        "args",
+        "callback",
+        "deadline",
+        "id",
+        "interval",
+    )
 
     def __init__(
         self,
@@ -68,12 +86,68 @@ class _JSTimer:
         self.args = args
         self.deadline = deadline  # loop time, seconds
         self.interval = interval  # seconds, or None for a timeout
-        self.handle: Any = None
-        self.created_at = ""  # "file:line" of the setTimeout call, under a virtual clock
+        # Where it was set: "file:line", or (code, line) of the direct caller on the hot
+        # path (resolved only when a diagnostic asks: see created_at).
+        self._site: Any = ""
+        self._cancelled = False
+        self._scheduled = False
+
+    @property
+    def created_at(self) -> str:
+        """Where it was set, "file:line" (outside taro_udp and the stdlib); "" if unknown."""
+        site = self._site
+        if type(site) is tuple:
+            return _sites.code_site(*site)
+        return str(site)
+
+    @created_at.setter
+    def created_at(self, site: str) -> None:
+        self._site = site
 
     def describe(self) -> str:
         kind = "setInterval" if self.interval is not None else "setTimeout"
         return f"{kind} #{self.id} ({_name_of(self.callback)})"
+
+    def _run(self) -> None:
+        # The loop calls this when the timer is due: one frame, the hot path of firing.
+        global _firing
+        timer_id = self.id
+        if _active.get(timer_id) is not self:
+            return  # cleared from another thread after it became due
+        if _loop.inbox:
+            _loop.run_posted()  # work posted before the timer came due runs first
+        # Published before the last look: a clearTimeout() from another thread that finds
+        # the id gone then sees it firing and waits for the callback to end (see there).
+        _firing = timer_id
+        try:
+            if _active.get(timer_id) is not self:
+                return  # cleared meanwhile, by that work or by another thread
+            clock = _clock.current
+            if clock.virtual:
+                clock.observe("timer", self)
+            if self.interval is None:
+                del _active[timer_id]
+            else:  # re-armed before the callback, so that clearInterval inside it cancels
+                self.deadline += self.interval
+                heappush(_loop.current().loop._scheduled, (self.deadline, next(_seq), self))
+                self._scheduled = True
+            try:
+                self.callback(*self.args)
+            except BaseException as exc:  # noqa: BLE001 - the loop goes on
+                _log.error("taro_udp: %s raised %s", self.describe(), type(exc).__name__, exc=exc)
+        finally:
+            _firing = None
+            if _clear_waiters:
+                with _fired:
+                    _fired.notify_all()
+
+    def cancel(self) -> None:
+        """Mark the heap entry dead (event thread); the id is forgotten by the caller."""
+        if not self._cancelled:
+            self._cancelled = True
+            thread = _loop._current
+            if self._scheduled and thread is not None:
+                thread.loop._timer_cancelled_count += 1
 
 
 def _name_of(callback: object) -> str:
@@ -110,61 +184,29 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
         seconds = delay / 1000.0
     else:
         seconds = _delay_seconds(delay)
-    timer = _JSTimer(
-        next(_ids), callback, args, _clock.now() + seconds, seconds if repeat else None
-    )
-    if _clock.current.virtual:  # for the livelock report: where the looping timer came from
-        caller = sys._getframe(2)
-        timer.created_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
-    _active[timer.id] = timer
+    clock = _clock.current
+    timer_id = next(_ids)
+    timer = _JSTimer(timer_id, callback, args, clock.time() + seconds, seconds if repeat else None)
+    # For diagnostics (what keeps run() alive, the livelock report): where it was set.
+    timer._site = _sites.caller_outside(3)
+    _active[timer_id] = timer
     thread = _loop._current
     if thread is not None and thread.ident == get_ident():  # on the event thread: arm now
-        timer.handle = thread.loop.call_at(timer.deadline, _fire, timer)
+        heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
+        timer._scheduled = True
     else:
         try:
             _loop.call_soon_or_raise(_arm, timer)
         except OSError:
-            del _active[timer.id]  # never armed: it must not stay "pending" forever
+            del _active[timer_id]  # never armed: it must not stay "pending" forever
             raise
-    return timer.id
+    return timer_id
 
 
 def _arm(timer: _JSTimer) -> None:
     if _active.get(timer.id) is timer:  # not cleared while the arming was posted
-        timer.handle = _loop.call_at(timer.deadline, _fire, timer)
-
-
-def _fire(timer: _JSTimer) -> None:
-    global _firing
-    if _active.get(timer.id) is not timer:
-        return  # cleared from another thread after it became due
-    _loop.run_posted()  # work posted before the timer came due runs first
-    # Published before the last look: a clearTimeout() from another thread that finds
-    # the id gone then sees it firing and waits for the callback to end (see there).
-    _firing = timer.id
-    try:
-        if _active.get(timer.id) is not timer:
-            return  # cleared meanwhile, by that work or by another thread
-        _run(timer)
-    finally:
-        _firing = None
-        if _clear_waiters:
-            with _fired:
-                _fired.notify_all()
-
-
-def _run(timer: _JSTimer) -> None:
-    _clock.current.observe("timer", timer)
-    if timer.interval is None:
-        del _active[timer.id]
-        timer.handle = None
-    else:  # re-armed before the callback, so that clearInterval inside it cancels
-        timer.deadline += timer.interval
-        timer.handle = _loop.call_at(timer.deadline, _fire, timer)
-    try:
-        timer.callback(*timer.args)
-    except BaseException as exc:  # noqa: BLE001 - the loop goes on
-        _log.error("taro_udp: %s raised %s", timer.describe(), type(exc).__name__, exc=exc)
+        heappush(_loop.current().loop._scheduled, (timer.deadline, next(_seq), timer))
+        timer._scheduled = True
 
 
 def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: Any) -> int:
@@ -176,6 +218,26 @@ def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: 
     raises is logged on the ``taro_udp`` logger and the loop goes on. ``OSError`` if
     the event thread cannot start (no file descriptor left): no timer is made.
     """
+    # The hot path, inline: whole ms, on the event thread, real time (else _schedule).
+    clock = _clock.current
+    thread = _loop._current
+    ms: object = delay  # typed as JS numbers arrive: anything
+    if (
+        type(ms) is int
+        and 0 <= ms <= MAX_DELAY
+        and not clock.virtual
+        and thread is not None
+        and thread.ident == get_ident()
+        and callable(callback)
+    ):
+        timer_id = next(_ids)
+        timer = _JSTimer(timer_id, callback, args, clock.time() + ms / 1000.0, None)
+        caller = sys._getframe(1)  # for diagnostics; formatted only if one asks
+        timer._site = (caller.f_code, caller.f_lineno)
+        _active[timer_id] = timer
+        heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
+        timer._scheduled = True
+        return timer_id
     return _schedule(callback, delay, args, False)
 
 
@@ -208,12 +270,13 @@ def clearTimeout(timer_id: object = None) -> None:
         timer_id = int.__index__(timer_id)  # type: ignore[arg-type]
     assert type(timer_id) is int
     timer = _active.pop(timer_id, None)
-    on_event_thread = _loop.in_event_thread()
+    thread = _loop._current
+    on_event_thread = thread is not None and thread.ident == get_ident()
     if timer is not None:
         if on_event_thread:
-            _cancel(timer)
-        else:
-            _loop.call_soon(_cancel, timer)
+            timer.cancel()
+        else:  # the heap's count of dead entries is the event thread's
+            _loop.call_soon(timer.cancel)
     if not on_event_thread and _firing == timer_id:
         _wait_for_firing(timer_id)
 
@@ -233,14 +296,6 @@ def _wait_for_firing(timer_id: int) -> None:
 
 
 clearInterval = clearTimeout  # noqa: N816 - the JS name
-
-
-def _cancel(timer: _JSTimer) -> None:
-    # asyncio's cancel() must run on the loop's thread: it updates the loop's count of
-    # cancelled timers, which lets the loop prune them (cleared timers do not pile up).
-    handle, timer.handle = timer.handle, None
-    if handle is not None:
-        handle.cancel()
 
 
 def pending_timers() -> list[str]:

@@ -164,10 +164,13 @@ class OSTransport:
             raw = ancdata[0][2]
             # in_pktinfo: ifindex, spec_dst, addr (bytes 8-12); in6_pktinfo: addr, ifindex.
             raw = raw[:16] if self._family == socket.AF_INET6 else raw[8:12]
-            local = self._local_hosts.get(raw)
-            if local is None:
-                local = self._local_hosts[raw] = socket.inet_ntop(self._family, raw)
+            local = self._local_hosts.get(raw) or self.local_host(raw)
         return (data, address[0], address[1], local)
+
+    def local_host(self, raw: bytes) -> str:
+        """The text of a packet-info address, remembered (a host has few of them)."""
+        host = self._local_hosts[raw] = socket.inet_ntop(self._family, raw)
+        return host
 
     def _recv_plain(self) -> Received:  # pragma: no cover - platforms without recvmsg
         data, address = self._sock.recvfrom(RECV_BUFFER_SIZE, _MSG_DONTWAIT)

@@ -7,7 +7,7 @@ name), so ported code can index them exactly as it did in JS.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypedDict, Union
 
 __all__ = [
     "BinaryMessage",
@@ -101,3 +101,17 @@ class ConnectOption(TypedDict):
 
     address: str
     port: int
+
+
+# The type checker's fallback for option dicts built as ``Dict[str, Any]`` (or any
+# ``Mapping[str, Any]``): ``Any`` fits ``Never``, so such dicts type-check as in 0.2.0,
+# while a dict literal fits none of its values and is checked against ``SendOption`` /
+# ``ConnectOption`` instead (a misspelt key or a mistyped value is an error). mypy's
+# message for a bad literal then reads 'expected "str": "Never"'. For type checkers
+# only: typing_extensions is not imported at run time (import taro_udp stays fast).
+if TYPE_CHECKING:
+    from typing import Mapping
+
+    from typing_extensions import Never, TypeAlias
+
+    UncheckedOption: TypeAlias = Mapping[str, Never]

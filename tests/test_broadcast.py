@@ -153,8 +153,9 @@ def _race(sender: UDPSocket, jobs: Mapping[str, Mapping[str, Any]], sends: int) 
     def send_all(label: str, option: Mapping[str, Any]) -> None:
         complete = tallier.complete(label)
         start.wait(WAIT)
+        merged: Dict[str, Any] = {**option, "complete": complete}
         for _ in range(sends):
-            sender.send({**option, "complete": complete})
+            sender.send(merged)
 
     threads = [
         threading.Thread(target=send_all, args=item, name=f"broadcast-race-{item[0]}")
@@ -199,9 +200,14 @@ def test_sim_limited_broadcast_without_flag_reaches_every_wildcard_socket(
     specific.onMessage(heard)
     specific.bind(port, address="127.0.0.1")
     results = udp_recorder("results")
-    udp_socket_factory(kind).send(
-        {"address": LIMITED_BROADCAST, "port": port, "message": "all", **flag, "complete": results}
-    )
+    option: Dict[str, Any] = {
+        "address": LIMITED_BROADCAST,
+        "port": port,
+        "message": "all",
+        **flag,
+        "complete": results,
+    }
+    udp_socket_factory(kind).send(option)
     assert results.wait_for(1) == [OK]
     payloads = heard.wait_for(3)
     assert [p["message"] for p in payloads] == [b"all"] * 3

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, cast
 
 import pytest
 
 import taro_udp
 from taro_udp import UDPSocket, UDPSocketError
 from taro_udp import _socket as _socket_module
+from taro_udp._types import ResultCallback
 
 from ._helpers import EventThreadGate, Recorder
 from .transports import transport  # noqa: F401 - every test on both transports
@@ -67,7 +68,10 @@ def test_close_comes_after_queued_send_results(
         for i in range(3):
             sock.send(
                 {"address": "127.0.0.1", "port": port, "message": str(i)},
-                complete=lambda r, i=i: events((f"complete {i}", r["errMsg"])),
+                # cast: mypy cannot infer a lambda with a default argument from the overloads
+                complete=cast(
+                    ResultCallback, lambda r, i=i: events((f"complete {i}", r["errMsg"]))
+                ),
             )
         sock.close()
         sock.send({"address": "127.0.0.1", "port": port, "message": "late"}, complete=events)

@@ -97,7 +97,7 @@ def test_connect_with_non_mapping_option_is_a_type_error(
     make_socket: Callable[..., UDPSocket],
 ) -> None:
     with pytest.raises(TypeError, match="option must be a dict"):
-        make_socket().connect("127.0.0.1:9")  # type: ignore[arg-type]
+        make_socket().connect("127.0.0.1:9")  # type: ignore[call-overload]
 
 
 def test_peer_gone_reports_receive_error_and_receiving_goes_on(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -177,7 +177,8 @@ def test_a_raising_result_callback_is_reported_under_its_name(
         raise KeyError("oops")
 
     port = 9 if name != "fail" else 0  # port 0 makes the send fail
-    sock.send({"address": "127.0.0.1", "port": port, "message": "x", name: broken})
+    option: Dict[str, Any] = {"address": "127.0.0.1", "port": port, "message": "x", name: broken}
+    sock.send(option)
     assert errors.wait_for(1) == [{"errMsg": f"{name}:fail KeyError: 'oops'", "errCode": -1}]
 
 

@@ -100,7 +100,7 @@ def test_offset_and_length_slice_binary_messages(
 def test_offset_and_length_are_ignored_for_str(receiver: Pair, sender: UDPSocket) -> None:
     _sock, port, messages = receiver
     sender.send(
-        {"address": "127.0.0.1", "port": port, "message": "abcdef", "offset": 99, "length": "x"}
+        {"address": "127.0.0.1", "port": port, "message": "abcdef", "offset": 99, "length": "x"}  # type: ignore[dict-item]
     )
     assert messages.wait_for(1)[0]["message"] == b"abcdef"
 
@@ -127,7 +127,7 @@ def test_keyword_arguments_work_like_the_option_dict(receiver: Pair, sender: UDP
 
 def test_extra_keys_in_the_option_dict_are_ignored(receiver: Pair, sender: UDPSocket) -> None:
     _sock, port, messages = receiver
-    sender.send({"address": "127.0.0.1", "port": port, "message": "x", "timeout": 5, "foo": {}})
+    sender.send({"address": "127.0.0.1", "port": port, "message": "x", "timeout": 5, "foo": {}})  # type: ignore[dict-item]
     assert messages.wait_for(1)[0]["message"] == b"x"
 
 
@@ -277,14 +277,13 @@ def test_bad_send_calls_fail_complete_and_onerror(
     calls = recorder("callbacks")
     errors = recorder("errors")
     sender.onError(errors)
-    sender.send(
-        {
-            **option,
-            "success": lambda r: calls(("success", r)),
-            "fail": lambda r: calls(("fail", r)),
-            "complete": lambda r: calls(("complete", r)),
-        }
-    )
+    merged: Dict[str, Any] = {
+        **option,
+        "success": lambda r: calls(("success", r)),
+        "fail": lambda r: calls(("fail", r)),
+        "complete": lambda r: calls(("complete", r)),
+    }
+    sender.send(merged)
     expected = {"errMsg": err_msg, "errCode": err_code}
     assert calls.wait_for(2) == [("fail", expected), ("complete", expected)]
     assert errors.wait_for(1) == [expected]
@@ -343,10 +342,15 @@ def test_broadcast_needs_set_broadcast(
     receiver.onMessage(messages)
     sender = make_socket()
     results = recorder("results")
-    option = {"address": "127.255.255.255", "port": port, "message": "all", "complete": results}
+    option: Dict[str, Any] = {
+        "address": "127.255.255.255",
+        "port": port,
+        "message": "all",
+        "complete": results,
+    }
     sender.send(option)
     assert results.wait_for(1)[0] == {"errMsg": "send:fail Permission denied", "errCode": -3}
-    sender.send({**option, "setBroadcast": True})
+    sender.send({**option, "setBroadcast": True})  # type: ignore[dict-item]
     assert results.wait_for(2)[1] == {"errMsg": "send:ok"}
     assert messages.wait_for(1)[0]["message"] == b"all"
     assert messages.items[0]["localInfo"]["address"] == "127.255.255.255"

@@ -435,7 +435,7 @@ def test_send_keyword_names_that_are_str_subclasses_count_by_their_text(
         build(("str", key, frozenset({"__eq__", "__ne__", "__repr__"}), None)): value
         for key, value in (("address", "127.0.0.1"), ("port", sink.port), ("message", b"kw"))
     }
-    sock.send(**named, **outcome.callbacks())
+    sock.send(**named, **outcome.callbacks())  # type: ignore[call-overload]
     outcome.wait()
     assert [name for name, _ in outcome.calls] == ["success", "complete"]
     assert sink.receive() == b"kw"
@@ -460,8 +460,9 @@ def test_send_rejects_unreadable_mappings_and_callbacks_with_typeerror(sock: UDP
     @HOSTILE
     @given(spec=text_specs(["x"]), key=st.sampled_from(["success", "fail", "complete"]))
     def run(spec: Spec, key: str) -> None:
+        option: Dict[str, Any] = {"address": "127.0.0.1", "port": 9, "message": b"x"}
         with pytest.raises(TypeError, match="must be callable"):
-            sock.send({"address": "127.0.0.1", "port": 9, "message": b"x", key: build(spec)})
+            sock.send({**option, key: build(spec)})
         with pytest.raises(TypeError, match="option must be a dict"):
             sock.send(build(spec))
 
@@ -753,9 +754,9 @@ def test_repro08_hostile_send_values_get_the_documented_outcome(
         assert [name for name, _ in outcome.calls] == ["fail", "complete"]
         assert outcome.calls[0][1]["errMsg"] == errmsg
     with pytest.raises(TypeError):
-        sock.send({"address": "127.0.0.1", "port": sink.port, "success": BadRepr()})
+        sock.send({"address": "127.0.0.1", "port": sink.port, "success": BadRepr()})  # type: ignore[dict-item]
     with pytest.raises(TypeError):
-        sock.send(BadRepr())  # type: ignore[arg-type]
+        sock.send(BadRepr())  # type: ignore[call-overload]
     sink.assert_empty()
 
 

@@ -1,7 +1,8 @@
 """examples/js: WeChat's UDPSocket samples, the discovery routine and a page, run as they are.
 
-The samples' peer, 192.168.193.2:8848, is on the author's LAN: on the simulated network
-their datagram is recorded with its fate (nobody is there), which is what is asserted.
+The samples' peer, 192.168.193.2:8848, is on the author's LAN; the copies send to
+127.0.0.1:8848 unless their SEND_TO_DOCS_PEER flag is set. On the simulated network the
+datagram is recorded with its fate (nobody is there), which is what is asserted.
 The discovery routine finds every Python ``Device`` through 30% loss; the page
 exchanges datagrams with a Python device fake and shows the answers in ``data``.
 """
@@ -37,12 +38,46 @@ def _sample(name: str) -> str:
     return (JS / "wechat_docs" / name).read_text(encoding="utf-8")
 
 
-def _to_lan_peer(network: SimulatedNetwork) -> List[Any]:
+def _to_peer(network: SimulatedNetwork, address: str = "127.0.0.1") -> List[Any]:
     return [
         record
         for record in network.datagrams
-        if str(record.destination[0]) == "192.168.193.2" and record.destination[1] == 8848
+        if str(record.destination[0]) == address and record.destination[1] == 8848
     ]
+
+
+def _to_lan_peer(network: SimulatedNetwork) -> List[Any]:
+    return _to_peer(network, "192.168.193.2")
+
+
+def _docs_peer(source: str) -> str:
+    flag = "const SEND_TO_DOCS_PEER = false"
+    assert flag in source
+    return source.replace(flag, "const SEND_TO_DOCS_PEER = true")
+
+
+@pytest.mark.parametrize("name", ["bind_send.js", "connect_write.js"])
+def test_wechat_samples_send_to_loopback_and_end_by_themselves(
+    name: str, simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    runtime = js_runtime()
+    runtime.eval(_sample(name))
+    # run() returns only once no socket is open and no timer is pending.
+    runtime.run(timeout=WAIT)
+    [record] = _to_peer(simulated_network)
+    assert record.payload == b"hello, how are you"
+    assert not _to_lan_peer(simulated_network)
+
+
+@pytest.mark.parametrize("name", ["bind_send.js", "connect_write.js"])
+def test_wechat_samples_flag_sends_to_the_docs_lan_peer(
+    name: str, simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    runtime = js_runtime()
+    runtime.eval(_docs_peer(_sample(name)))
+    runtime.run(timeout=WAIT)
+    [record] = _to_lan_peer(simulated_network)
+    assert record.payload == b"hello, how are you"
 
 
 def test_bind_send_sample(
@@ -52,19 +87,24 @@ def test_bind_send_sample(
     runtime.eval(_sample("bind_send.js"))
     assert isinstance(runtime.eval("port"), int)
     assert runtime.eval("port") > 0
-    runtime.run_until(lambda: _to_lan_peer(simulated_network), timeout=WAIT)
-    [record] = _to_lan_peer(simulated_network)
+    runtime.run_until(lambda: _to_peer(simulated_network), timeout=WAIT)
+    [record] = _to_peer(simulated_network)
     assert record.payload == b"hello, how are you"
 
 
-def test_connect_write_sample(
-    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
-) -> None:
-    runtime = js_runtime()
-    runtime.eval(_sample("connect_write.js"))
-    runtime.run_until(lambda: _to_lan_peer(simulated_network), timeout=WAIT)
-    [record] = _to_lan_peer(simulated_network)
-    assert record.payload == b"hello, how are you"
+def test_wechat_samples_end_by_themselves_under_taro_udp_run() -> None:
+    # The real network, loopback only: the samples' default peer is 127.0.0.1:8848.
+    for name in ("bind_send.js", "connect_write.js"):
+        done = subprocess.run(
+            [sys.executable, "-m", "taro_udp", "run", str(JS / "wechat_docs" / name)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TARO_UDP_BIND_ADDRESS="127.0.0.1"),
+            timeout=WAIT * 2,
+            check=False,
+        )
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
 
 
 def test_set_ttl_sample(simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory) -> None:

@@ -213,7 +213,7 @@ def test_packet_size_from_math_random(virtual_network, js_runtime):
       const id = Math.floor(Math.random() * 1e9).toString(36) + '-'.repeat(Math.random() * 200 | 0)
       wx.createUDPSocket().send({ address: '127.0.0.1', port, message: 'conn ' + id })
     ''')
-    virtual_network.advance(50)
+    virtual_network.advance(seconds=0.05)
     assert len(virtual_network.datagrams) == 1
 """
 

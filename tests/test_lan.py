@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 import taro_udp
-from taro_udp import OnMessageCallbackResult
+from taro_udp import OnMessageCallbackResult, SendOption
 from taro_udp.testing import Host, Recorder, SimulatedNetwork, SocketFactory
 from taro_udp.testing.plugin import udp_recorder, udp_socket_factory, virtual_network  # noqa: F401
 
@@ -187,7 +187,12 @@ def test_a_directed_broadcast_needs_the_flag(
     results = udp_recorder("results")
     phone = udp_socket_factory()
     udp_socket_factory.expect_error("send:fail Permission denied")
-    option = {"address": "192.168.1.255", "port": PORT, "message": "x", "complete": results}
+    option: SendOption = {
+        "address": "192.168.1.255",
+        "port": PORT,
+        "message": "x",
+        "complete": results,
+    }
     phone.send(option)
     phone.send({**option, "setBroadcast": True})
     assert results.wait_for(2) == [DENIED, OK]
@@ -313,7 +318,7 @@ def test_nothing_in_flight_reaches_the_old_subnet_after_leaving(
 ) -> None:
     lamp = _listener(udp_socket_factory, udp_recorder, virtual_network.add_host("192.168.1.50/24"))
     udp_socket_factory().send({"address": "192.168.1.50", "port": PORT, "message": "late"})
-    virtual_network.advance(10)  # on its way: 40 ms to go
+    virtual_network.advance(seconds=0.01)  # on its way: 40 ms to go
     virtual_network.local_host.move_to("10.10.100.100/24")
     virtual_network.settle()
     assert len(lamp) == 0
@@ -399,7 +404,7 @@ class ProvisionedDevice:
 
     def _on_message(self, res: OnMessageCallbackResult) -> None:
         remote = res["remoteInfo"]
-        reply = {"address": remote["address"], "port": remote["port"]}
+        reply: SendOption = {"address": remote["address"], "port": remote["port"]}
         if self.credentials is None:
             self.credentials = json.loads(res["message"])
             self.sock.send({**reply, "message": json.dumps({"ok": True})})

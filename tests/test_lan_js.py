@@ -107,7 +107,7 @@ def test_softap_provisioning_end_to_end_in_js(
     runtime.stub("showToast", lambda *_: None)
     runtime.eval(WATCH)
     phone.move_to("10.10.100.100/24")  # the user joins the module's access point
-    virtual_network.advance(10)  # (JS-side conditions are read after a drive, not in one)
+    virtual_network.advance(seconds=0.01)  # (JS-side conditions are read after a drive, not in one)
     assert runtime.eval("changes.length") == 2
     runtime.eval("ip()")
     page = runtime.open_page("pages/setting/setting")
@@ -117,7 +117,7 @@ def test_softap_provisioning_end_to_end_in_js(
     assert module.station == ("HomeWiFi", "secret123")
     phone.move_to("192.168.1.23/24")  # back home; the module reboots onto it too
     runtime.eval(SEARCH)
-    virtual_network.advance(5000)  # the search gives up after 20 x 200 ms
+    virtual_network.advance(seconds=5)  # the search gives up after 20 x 200 ms
     found: Any = runtime.eval("found")
     assert found == {"address": "192.168.1.77", "text": "192.168.1.77,ACCF23000001,USR-C215"}
     runtime.eval("ip()")
@@ -145,7 +145,7 @@ def test_get_network_type_follows_disconnect_unless_stubbed(
     runtime.eval("kind(); wx.getLocalIPAddress({ fail: (e) => types.push(e.errMsg) })")
     runtime.stub("getNetworkType", lambda *_: {"networkType": "4g"})
     runtime.eval("kind()")
-    virtual_network.advance(10)
+    virtual_network.advance(seconds=0.01)
     assert runtime.eval("types") == [
         "wifi",
         "none",

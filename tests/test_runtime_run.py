@@ -127,7 +127,7 @@ def test_a_future_settled_from_send_callbacks_is_awaited_like_a_promise() -> Non
             sent: asyncio.Future[Any] = loop.create_future()
             failed: asyncio.Future[Any] = loop.create_future()
             sock.send(
-                {"address": "127.0.0.1", "port": 9, "message": "x"},
+                {"address": "127.0.0.1", "port": 9, "message": "x"},  # type: ignore[dict-item]
                 success=sent.set_result,
                 fail=sent.set_exception,
             )
@@ -200,7 +200,7 @@ def test_run_on_the_event_thread_raises_runtime_error() -> None:
 
 def test_run_rejects_a_main_that_is_not_callable() -> None:
     with pytest.raises(TypeError, match="callable"):
-        taro_udp.run(42)  # type: ignore[arg-type]
+        taro_udp.run(42)  # type: ignore[call-overload]
 
 
 def test_call_soon_runs_on_the_event_thread_in_order_from_any_thread() -> None:

@@ -129,7 +129,7 @@ def _scenario(seed: int, tmp: Path, jitter: Optional[random.Random] = None) -> D
                 taro_udp.setTimeout(probe, 100)
 
         taro_udp.call_soon(probe)
-        network.advance(2000)
+        network.advance(seconds=2)
         for sock in [client, *devices]:
             sock.close()
         network.settle()
@@ -193,7 +193,7 @@ def test_nothing_runs_and_time_stands_still_outside_a_drive(net: SimulatedNetwor
     assert ran == []
     assert taro_udp.Date.now() == before
     assert taro_udp.performance.now() == net.clock.now_ms()
-    net.advance(0)
+    net.advance(seconds=0)
     assert ran == ["posted", "timer"]
     assert taro_udp.Date.now() == before
 
@@ -203,10 +203,10 @@ def test_advance_moves_the_clock_exactly_and_runs_what_is_due(net: SimulatedNetw
     fired: List[float] = []
     taro_udp.setInterval(lambda: fired.append(taro_udp.performance.now()), 250)
     start = net.clock.now_ms()
-    net.advance(1000)
+    net.advance(seconds=1)
     assert fired == [start + 250, start + 500, start + 750, start + 1000]
     assert net.clock.now_ms() == start + 1000
-    net.advance(100)
+    net.advance(seconds=0.1)
     assert len(fired) == 4
     assert net.clock.now_ms() == start + 1100
     assert taro_udp.Date.now() == 1_767_225_600_000 + int(start + 1100)
@@ -228,7 +228,7 @@ def test_a_zero_ms_timer_rearming_itself_is_reported_as_a_livelock(net: Simulate
 
     taro_udp.call_soon(spin)
     with pytest.raises(LivelockError) as raised:
-        net.advance(10)
+        net.advance(seconds=0.01)
     text = str(raised.value)
     assert "stood still" in text
     assert "spin" in text
@@ -244,11 +244,11 @@ def test_a_callback_blocked_in_real_time_is_cut_off_by_the_wall_clock_cap(
     taro_udp.call_soon(lambda: release.wait(5))
     try:
         with pytest.raises(WallClockCapError, match="real time"):
-            net.advance(1)
+            net.advance(seconds=0.001)
     finally:
         release.set()
     net.clock.wall_cap = 30.0
-    net.advance(1)  # the loop goes on once the callback returns
+    net.advance(seconds=0.001)  # the loop goes on once the callback returns
 
 
 def test_a_run_until_that_times_out_says_so_in_virtual_time(net: SimulatedNetwork) -> None:
@@ -286,7 +286,7 @@ def test_os_sockets_are_refused_under_a_virtual_clock(virtual_clock: VirtualCloc
 def test_a_virtual_clock_alone_runs_timer_logic(virtual_clock: VirtualClock) -> None:
     fired: List[int] = []
     taro_udp.setTimeout(fired.append, 3_600_000, 1)  # one hour
-    virtual_clock.advance(3_600_000)
+    virtual_clock.advance(seconds=3600)
     assert fired == [1]
     assert virtual_clock.now_ms() == 3_600_000
 
@@ -296,12 +296,12 @@ def test_a_drive_on_the_event_thread_is_refused(net: SimulatedNetwork) -> None:
 
     def inside() -> None:
         try:
-            net.advance(1)
+            net.advance(seconds=0.001)
         except RuntimeError as exc:
             raised.append(exc)
 
     taro_udp.call_soon(inside)
-    net.advance(0)
+    net.advance(seconds=0)
     assert raised
     assert "cannot run on the event thread" in str(raised[0])
 
@@ -443,7 +443,7 @@ def test_closing_the_clock_returns_to_real_time_and_drops_pending_timers() -> No
     fired: List[int] = []
     with VirtualClock() as clock:
         taro_udp.setTimeout(fired.append, 1000, 1)
-        clock.advance(10)
+        clock.advance(seconds=0.01)
     assert not _clock.current.virtual
     done = threading.Event()
     taro_udp.call_soon(done.set)
@@ -464,7 +464,7 @@ def test_deterministic(virtual_network):
     rx = taro_udp.create_udp_socket(); port = rx.bind(address="127.0.0.1")
     rx.onMessage(got.append)
     taro_udp.create_udp_socket().send({"address": "127.0.0.1", "port": port, "message": "x"})
-    virtual_network.advance(10)
+    virtual_network.advance(seconds=0.01)
     assert len(got) == 1
 
 def test_not_deterministic(virtual_network):
@@ -473,7 +473,7 @@ def test_not_deterministic(virtual_network):
     tx = taro_udp.create_udp_socket()
     for _ in range(random.SystemRandom().randint(1, 1000)):
         tx.send({"address": "127.0.0.1", "port": port, "message": "x"})
-    virtual_network.advance(10)
+    virtual_network.advance(seconds=0.01)
 """
 
 

@@ -7,6 +7,7 @@ import math
 import sys
 from typing import Any, Callable, List, NoReturn, Optional
 
+from .. import __version__
 from . import _demo, _listen, _ping, _run, _send
 from ._common import EXIT_USAGE
 
@@ -28,10 +29,14 @@ and errors ("<prog>: error: ..."), one line each, never a traceback.
 EXIT_CODES = """\
 exit codes:
   0    done, or stopped with Ctrl-C (after closing the socket and printing a summary)
-  1    network failure: a send failed, or ping got no reply at all
+  1    network failure: a send failed, or ping got no reply at all; run: the script threw
   2    bad arguments, or an address that is not an IP and does not resolve
   3    cannot bind: the port is in use, or binding it is not permitted
-  130  a second Ctrl-C, which stops without waiting
+  4    an optional dependency is missing (run: pip install 'taro_udp[js]', Python 3.10+)
+  130  a second Ctrl-C, which stops without waiting; run: stopped with Ctrl-C
+
+--json (send, echo, ping) prints the closing summary as one JSON object on stdout
+instead; errors stay one line on stderr, with the same exit codes.
 """
 
 LISTEN_EPILOG = """\
@@ -51,6 +56,8 @@ ECHO_EPILOG = """\
 Prints the same "listening on ADDRESS port N" status line as listen (stderr), then
 sends every datagram back to its sender. On Ctrl-C or after --count datagrams:
   <prog>: echoed N datagrams (B bytes) to P peers
+With --json, it goes to stdout as
+  {"command": "echo", "datagrams": N, "bytes": B, "peers": P}
 """
 
 SEND_EPILOG = """\
@@ -58,6 +65,8 @@ MESSAGE is sent as UTF-8 text; with --hex it is hex digits ("00 ff 10"); with
 --file the datagram is the file's content ("-" reads stdin) and MESSAGE is omitted.
 When done (or on Ctrl-C) a summary goes to stderr:
   <prog>: sent N datagrams (B bytes) to HOST port PORT
+With --json, it goes to stdout as
+  {"command": "send", "host": HOST, "port": PORT, "datagrams": N, "bytes": B}
 """
 
 PING_EPILOG = """\
@@ -67,6 +76,9 @@ during long runs (nothing when piped). The statistics go to stdout:
   ping HOST port PORT (udp4): N probes of B bytes
   N sent, R received, L% loss
   rtt min/median/p99 = A/B/C ms
+With --json, one object instead (round trips in ms; "rtt_ms" null without replies):
+  {"command": "ping", "host": HOST, "port": PORT, "type": "udp4", "size": B,
+   "sent": N, "received": R, "loss": L, "rtt_ms": {"min": A, "median": B, "p99": C}}
 Exit code 1 when no probe came back.
 """
 
@@ -121,6 +133,12 @@ _peer_port = _int_in("a port", 1, 65535)
 _count = _int_in("a count", 1, sys.maxsize)
 
 
+def _add_json_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on stdout"
+    )
+
+
 def _add_bind_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("port", metavar="PORT", type=_bind_port, help="0-65535; 0 lets the OS pick")
     sub.add_argument(
@@ -137,6 +155,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     """The ``taro-udp`` parser; each command's ``run`` function is in ``args.run``."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, run: Callable[..., int], summary: str, epilog: str) -> Any:
@@ -152,6 +171,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_bind_options(sub)
     sub = command("echo", _listen.run_echo, "send every datagram back to its sender", ECHO_EPILOG)
     _add_bind_options(sub)
+    _add_json_option(sub)
 
     sub = command("send", _send.run_send, "send datagrams to HOST PORT", SEND_EPILOG)
     sub.add_argument("host", metavar="HOST", help="IP address or host name (IPv6 implies --udp6)")
@@ -165,6 +185,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--interval", metavar="S", type=_seconds, default=0.0, help="seconds between datagrams"
     )
     sub.add_argument("--udp6", action="store_true", help="use a udp6 (dual-stack) socket")
+    _add_json_option(sub)
 
     sub = command("ping", _ping.run_ping, "measure round trips to an echo peer", PING_EPILOG)
     sub.add_argument(
@@ -190,6 +211,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="wait this long for each echo (default 1)",
     )
     sub.add_argument("--udp6", action="store_true", help="use a udp6 (dual-stack) socket")
+    _add_json_option(sub)
 
     command("demo", _demo.run_demo, "two sockets on loopback: every payload kind", DEMO_EPILOG)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import json
 import os
 import selectors
 import signal
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_BIND",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
+    "EXIT_MISSING_DEPENDENCY",
     "EXIT_OK",
     "EXIT_USAGE",
     "CliError",
@@ -47,18 +49,21 @@ __all__ = [
     "bind_socket",
     "close_and_wait",
     "describe_peer",
+    "json_line",
     "message_record",
     "open_socket",
     "plural",
     "socket_kind",
 ]
 
-# Exit codes (documented in ``taro-udp --help``).
+# Exit codes: the one table is ``EXIT_CODES`` in _args.py (``taro-udp --help``), which
+# the README copies.
 EXIT_OK = 0  # done, including a run stopped with Ctrl-C
 EXIT_FAILURE = 1  # a network failure: a send failed, no echo came back
 EXIT_USAGE = 2  # bad arguments, an address that is not an IP or does not resolve
 EXIT_BIND = 3  # the port is in use or may not be bound (permission)
-EXIT_INTERRUPTED = 130  # a second Ctrl-C: stopped without waiting for a clean close
+EXIT_MISSING_DEPENDENCY = 4  # an optional extra is not installed (run: the js extra)
+EXIT_INTERRUPTED = 130  # a second Ctrl-C (stopped without waiting); run: Ctrl-C
 
 # How long a command waits for the library to deliver a socket's ``close`` event. It
 # comes at once; the bound only keeps a wedged process from hanging on exit.
@@ -311,6 +316,11 @@ def message_record(res: OnMessageCallbackResult) -> Dict[str, Any]:
 def _reason(err_msg: str) -> str:
     # "bind:fail Address already in use" -> "Address already in use"
     return err_msg.split(":fail ", 1)[-1]
+
+
+def json_line(summary: Dict[str, Any]) -> str:
+    """A ``--json`` summary: one JSON object on one line, keys in the order given."""
+    return json.dumps(summary, ensure_ascii=False)
 
 
 def plural(count: int, noun: str) -> str:

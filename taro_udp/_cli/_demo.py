@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Set, Tuple
+from typing import Any, Dict, Set, Tuple
 
 from .. import OnMessageCallbackResult, UDPSocket, wx
 from ._common import EXIT_OK, CliError, Console, Inbox
@@ -95,13 +95,13 @@ def run_demo(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
         client.bind(address=LOOPBACK)
         if not show.expect({("client", "onListening")}):
             return EXIT_OK
-        hello = {"address": LOOPBACK, "port": port, "message": "hello, how are you"}
+        hello: Dict[str, Any] = {"address": LOOPBACK, "port": port, "message": "hello, how are you"}
         show.call(f"client.send({hello!r} + success/fail)  # the server's listener replies")
         client.send({**hello, **_callbacks("client", inbox)})
         wanted = {("client", "send success"), ("server", "onMessage"), ("client", "onMessage")}
         if not show.expect(wanted):
             return EXIT_OK
-        bad = {"address": LOOPBACK, "port": 0, "message": "to port 0"}
+        bad: Dict[str, Any] = {"address": LOOPBACK, "port": 0, "message": "to port 0"}
         show.call(f"client.send({bad!r} + success/fail)  # port 0 is invalid")
         client.send({**bad, **_callbacks("client", inbox)})
         if not show.expect({("client", "send fail"), ("client", "onError")}):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Optional, Set, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 from .. import OnErrorCallbackResult, OnMessageCallbackResult, UDPSocket
 from ._common import (
@@ -16,6 +16,7 @@ from ._common import (
     bind_socket,
     close_and_wait,
     describe_peer,
+    json_line,
     message_record,
     open_socket,
     plural,
@@ -38,6 +39,10 @@ class Tally:
         self.datagrams += 1
         self.bytes += info["size"]
         self.peers.add((info["address"], info["port"]))
+
+    def summary(self) -> Dict[str, int]:
+        """The counts, as ``--json`` prints them."""
+        return {"datagrams": self.datagrams, "bytes": self.bytes, "peers": len(self.peers)}
 
     def describe(self, verb: str, preposition: str) -> str:
         return (
@@ -113,5 +118,8 @@ def run_echo(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
                 _report_error(out, payload)
     finally:
         close_and_wait(sock, inbox)
-    out.status(tally.describe("echoed", "to"))
+    if args.json:
+        out.data(json_line({"command": "echo", **tally.summary()}))
+    else:
+        out.status(tally.describe("echoed", "to"))
     return EXIT_OK

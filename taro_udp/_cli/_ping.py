@@ -7,7 +7,7 @@ import math
 import statistics
 import struct
 import time
-from typing import IO, Any, Callable, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ._common import (
     EXIT_FAILURE,
@@ -16,13 +16,14 @@ from ._common import (
     Inbox,
     close_and_wait,
     describe_peer,
+    json_line,
     open_socket,
     plural,
     socket_kind,
 )
 from ._send import pause, send_failure
 
-__all__ = ["Progress", "format_statistics", "run_ping"]
+__all__ = ["Progress", "format_statistics", "ping_summary", "run_ping"]
 
 # A probe starts with this tag and its sequence number; the rest is zero padding.
 PROBE_TAG = b"TUDP"
@@ -114,6 +115,32 @@ def format_statistics(where: str, kind: str, size: int, sent: int, rtts: List[fl
     return "\n".join(lines)
 
 
+def ping_summary(
+    host: str, port: int, kind: str, size: int, sent: int, rtts: List[float]
+) -> Dict[str, Any]:
+    """What ``ping --json`` prints: the same figures as the text, round trips in ms."""
+    received = len(rtts)
+    rtt_ms: Optional[Dict[str, float]] = None
+    if rtts:
+        ordered = sorted(rtts)
+        rtt_ms = {
+            "min": round(ordered[0] * 1e3, 3),
+            "median": round(statistics.median(ordered) * 1e3, 3),
+            "p99": round(nearest_rank(ordered, 0.99) * 1e3, 3),
+        }
+    return {
+        "command": "ping",
+        "host": host,
+        "port": port,
+        "type": kind,
+        "size": size,
+        "sent": sent,
+        "received": received,
+        "loss": round(100.0 * (sent - received) / sent, 1) if sent else 0.0,
+        "rtt_ms": rtt_ms,
+    }
+
+
 def run_ping(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
     """Send ``--count`` probes, each after the previous one came back or timed out."""
     kind = socket_kind(args.udp6, args.host)
@@ -153,7 +180,10 @@ def run_ping(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
     finally:
         progress.close()
         close_and_wait(sock, inbox)
-    out.data(format_statistics(where, kind, args.size, sent, rtts))
+    if args.json:
+        out.data(json_line(ping_summary(args.host, args.port, kind, args.size, sent, rtts)))
+    else:
+        out.data(format_statistics(where, kind, args.size, sent, rtts))
     return EXIT_OK if rtts or sent == 0 or inbox.interrupted else EXIT_FAILURE
 
 

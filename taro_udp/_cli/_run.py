@@ -14,6 +14,7 @@ from .. import _log
 from ._common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    EXIT_MISSING_DEPENDENCY,
     EXIT_OK,
     CliError,
     Console,
@@ -50,7 +51,7 @@ def run_script(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
     try:
         from ..js import JSError, JSRuntime
     except ImportError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(str(exc), EXIT_MISSING_DEPENDENCY) from None
 
     path = Path(args.file)
     if not path.is_file():

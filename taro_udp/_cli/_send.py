@@ -17,6 +17,7 @@ from ._common import (
     Inbox,
     close_and_wait,
     describe_peer,
+    json_line,
     open_socket,
     plural,
     socket_kind,
@@ -93,6 +94,10 @@ def run_send(args: argparse.Namespace, out: Console, inbox: Inbox) -> int:
                 break
     finally:
         close_and_wait(sock, inbox)
+    if args.json:
+        summary = {"command": "send", "host": args.host, "port": args.port}
+        out.data(json_line({**summary, "datagrams": sent, "bytes": sent * len(payload)}))
+        return EXIT_OK
     to = describe_peer(args.host, args.port)
     total = plural(sent, "datagram")
     out.status(f"sent {total} ({plural(sent * len(payload), 'byte')}) to {to}")

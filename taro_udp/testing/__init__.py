@@ -9,10 +9,13 @@
 - ``EchoPeer``: a real UDP echo peer on 127.0.0.1, on its own thread;
   ``echo_peer()`` gives a ``SimulatedEchoPeer`` while a network is active.
 - ``SocketFactory``: creates sockets, fails on unexpected errors, closes them all.
-- ``VirtualClock``: virtual time in lockstep with the event loop (``advance``,
-  ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one.
+- ``VirtualClock``: virtual time in lockstep with the event loop (``advance(seconds=)``,
+  ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one. Every duration
+  of this package is in seconds; every "ran out of time" is a ``TimeoutError``.
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
-  ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
+  ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``,
+  ``virtual_network``, ``virtual_clock``. Annotate them with ``SocketFactory``,
+  ``EchoPeerFixture``, ``RecorderFactory``, ``SimulatedNetwork`` and ``VirtualClock``.
 
 A test of retry logic, with the plugin's fixtures::
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
     from ._factory import SocketFactory
     from ._faults import PartitionSpec
+    from ._fixture_types import EchoPeerFixture, RecorderFactory
     from ._hosts import Host, Subnet
     from ._network import SimulatedNetwork, TraceEvent, active_network
     from ._recorder import Recorder
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
         NeverTrueError,
         VirtualClock,
         VirtualTimeError,
+        VirtualTimeoutError,
         WallClockCapError,
         current_virtual_clock,
     )
@@ -54,11 +59,13 @@ __all__ = [
     "DatagramRecord",
     "Delivery",
     "EchoPeer",
+    "EchoPeerFixture",
     "Host",
     "LivelockError",
     "NeverTrueError",
     "PartitionSpec",
     "Recorder",
+    "RecorderFactory",
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
@@ -66,6 +73,7 @@ __all__ = [
     "TraceEvent",
     "VirtualClock",
     "VirtualTimeError",
+    "VirtualTimeoutError",
     "WallClockCapError",
     "active_network",
     "current_virtual_clock",
@@ -78,6 +86,8 @@ _MODULES = {
     "EchoPeer": "._echo",
     "Host": "._hosts",
     "Subnet": "._hosts",
+    "EchoPeerFixture": "._fixture_types",
+    "RecorderFactory": "._fixture_types",
     "PartitionSpec": "._faults",
     "Recorder": "._recorder",
     "SimulatedEchoPeer": "._echo",
@@ -90,6 +100,7 @@ _MODULES = {
     "NeverTrueError": "._virtual",
     "VirtualClock": "._virtual",
     "VirtualTimeError": "._virtual",
+    "VirtualTimeoutError": "._virtual",
     "WallClockCapError": "._virtual",
     "current_virtual_clock": "._virtual",
 }

@@ -61,7 +61,7 @@ from ._ports import UNICAST
 from ._records import DatagramRecord, Delivery
 from ._routing import Route, routes_locked
 from ._sim_transport import SimulatedTransport
-from ._virtual import VirtualClock
+from ._virtual import VirtualClock, _advance_ns
 
 __all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
 
@@ -767,9 +767,13 @@ class SimulatedNetwork(Faults, Topology):
 
     # -- virtual time --------------------------------------------------------------------
 
-    def advance(self, ms: float) -> None:
-        """``clock.advance(ms)``: run what is due in the next ``ms`` virtual ms."""
-        self._virtual_clock().advance(ms)
+    def advance(self, ms: Optional[float] = None, *, seconds: Optional[float] = None) -> None:
+        """``clock.advance(seconds=)``: run what is due in the next ``seconds`` virtual s.
+
+        ``advance(ms)`` (0.2.0, milliseconds) still works and warns: ``DeprecationWarning``.
+        """
+        ns = _advance_ns(ms, seconds, "SimulatedNetwork.advance", 3)
+        self._virtual_clock()._advance_ns(ns)
 
     def run_until(
         self, predicate: Callable[[], bool], timeout: Optional[float] = None, what: str = ""

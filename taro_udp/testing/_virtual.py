@@ -5,12 +5,18 @@ While a ``VirtualClock`` is installed, the event loop's clock (``loop.time()``, 
 the event loop runs in **lockstep**: nothing runs and time stands still except inside a
 *drive*, a call from the test's thread that lets the loop work:
 
-- ``advance(ms)``: run everything due in the next ``ms`` milliseconds;
+- ``advance(seconds=)``: run everything due in the next ``seconds`` virtual seconds;
 - ``run_until(predicate, timeout=)``: run until ``predicate()`` holds;
 - ``run_until_idle(timeout=)``: run until no socket, timer or task is left;
 - and every waiting helper of ``taro_udp.testing`` (``Recorder.wait_for``,
   ``SimulatedNetwork.wait_idle``, the socket factory's teardown, ``taro_udp.run()``),
   whose timeouts then count virtual seconds.
+
+**Units.** Every duration of the testing API is in seconds, as in Python's own APIs
+(``threading``, ``asyncio``, pytest-timeout): each ``timeout=`` and ``advance(seconds=)``.
+Milliseconds belong to the mini-program's API (``setTimeout``, ``setInterval``,
+``Date.now()``, ``performance.now()``) and to names that say so (``now_ms()``).
+0.2.0's ``advance(ms)`` still works and warns (``DeprecationWarning``).
 
 Inside a drive, the loop runs whole iterations; whenever nothing is ready (no datagram
 readable, no posted work, no timer due), the clock jumps to the next timer's deadline.
@@ -20,13 +26,18 @@ inside a callback changes nothing. Time is integer nanoseconds inside; ``Date.no
 starts at a fixed epoch (2026-01-01T00:00:00Z by default). ``time.time()`` and
 ``time.monotonic()`` are never patched: code that reads them directly sees real time.
 
-It fails loudly instead of hanging:
+It fails loudly instead of hanging; every error is a ``VirtualTimeError`` (an
+``AssertionError``: a test failure), and the two that ran out of time are also
+``TimeoutError``:
 
-- waiting for something with nothing scheduled raises ``NeverTrueError`` at once;
+- a ``timeout=`` that passes first raises ``VirtualTimeoutError`` (a ``TimeoutError``);
+- waiting for something with nothing scheduled raises ``NeverTrueError`` at once,
+  naming what is still alive (each open socket with where it was made, each timer with
+  where it was set);
 - a loop that never lets time move (a 0 ms timer re-arming itself) raises
   ``LivelockError`` naming where the busiest timer was set;
 - a drive whose callbacks block in real time for longer than ``wall_cap`` seconds raises
-  ``WallClockCapError`` (the stuck callback itself cannot be interrupted).
+  ``WallClockCapError`` (a ``TimeoutError``; the stuck callback cannot be interrupted).
 
 OS sockets are refused while the clock is installed: real I/O would make the run depend
 on real time. ``allow_os_sockets=True`` is the explicitly non-deterministic escape hatch
@@ -37,10 +48,11 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
-from .. import _clock, _loop, _timers
+from .. import _clock, _loop, _runtime, _timers
 
 __all__ = [
     "DEFAULT_EPOCH_MS",
@@ -48,6 +60,7 @@ __all__ = [
     "NeverTrueError",
     "VirtualClock",
     "VirtualTimeError",
+    "VirtualTimeoutError",
     "WallClockCapError",
     "current_virtual_clock",
 ]
@@ -66,16 +79,31 @@ class VirtualTimeError(AssertionError):
     """A drive of the virtual clock failed (an ``AssertionError``: a test failure)."""
 
 
+class VirtualTimeoutError(VirtualTimeError, TimeoutError):
+    """A drive's ``timeout`` (virtual seconds) passed before its condition held.
+
+    Both a ``VirtualTimeError`` (a test failure) and a ``TimeoutError``, like every
+    "ran out of time" of taro_udp (``run(timeout=)`` raises ``TimeoutError`` too).
+    """
+
+
 class NeverTrueError(VirtualTimeError):
-    """Waited for a condition that can never become true: nothing is scheduled."""
+    """Waited for a condition that can never become true: nothing is scheduled.
+
+    The message names what is still alive: open sockets (where each was made) and
+    pending timers (where each was set).
+    """
 
 
 class LivelockError(VirtualTimeError):
     """The loop kept running without ever letting virtual time move."""
 
 
-class WallClockCapError(VirtualTimeError):
-    """A drive took longer than its real-time cap: a callback blocks in real time."""
+class WallClockCapError(VirtualTimeError, TimeoutError):
+    """A drive took longer than its real-time cap (``wall_cap`` seconds) to finish.
+
+    A callback blocks in real time. Also a ``TimeoutError``: it ran out of (real) time.
+    """
 
 
 class _Drive:
@@ -101,9 +129,15 @@ class VirtualClock(_clock.Clock):
     """A lockstep virtual clock for the event loop; a context manager that installs it.
 
     ``with VirtualClock() as clock: ...``; ``SimulatedNetwork(virtual_time=True)``
-    installs one for you (``network.clock``). Install it while the event loop has no
-    timer pending (at the start of a test). Timers still pending when it is removed are
-    dropped, and so is work that never got a drive.
+    installs one for you (``network.clock``), and so do the ``virtual_clock`` and
+    ``virtual_network`` fixtures. Install it while the event loop has no timer pending
+    (at the start of a test). Timers still pending when it is removed are dropped, and
+    so is work that never got a drive.
+
+    ``epoch_ms`` is ``Date.now()`` at the start (ms since the Unix epoch); ``wall_cap``
+    the real seconds one drive may take (``WallClockCapError``); ``allow_os_sockets``
+    lets real OS sockets be made (non-deterministic); ``livelock_rounds`` how many loop
+    rounds at one virtual instant make a ``LivelockError``.
     """
 
     virtual = True
@@ -134,6 +168,7 @@ class VirtualClock(_clock.Clock):
     # -- time ----------------------------------------------------------------------------
 
     def time(self) -> float:
+        """Virtual seconds since the clock started (the event loop's ``loop.time()``)."""
         return self._ns / 1e9
 
     def now_ms(self) -> float:
@@ -195,11 +230,18 @@ class VirtualClock(_clock.Clock):
 
     # -- drives (the test's thread) ------------------------------------------------------
 
-    def advance(self, ms: float) -> None:
-        """Run everything due within the next ``ms`` virtual milliseconds; end at +ms."""
-        if ms < 0 or math.isnan(ms):
-            raise ValueError(f"advance() needs a duration >= 0 ms, got {ms!r}")
-        self._run(_Drive("advance", self._ns + round(ms * 1e6), None, f"advance({ms} ms)"))
+    def advance(self, ms: Optional[float] = None, *, seconds: Optional[float] = None) -> None:
+        """Run everything due within the next ``seconds`` virtual seconds; end at +seconds.
+
+        ``advance(seconds=2)`` runs a mini-program's ``setTimeout(retry, 2000)``.
+        ``advance(ms)``, 0.2.0's spelling in milliseconds, still works but is deprecated
+        (``DeprecationWarning``): the testing API counts seconds.
+        """
+        self._advance_ns(_advance_ns(ms, seconds, "VirtualClock.advance", 3))
+
+    def _advance_ns(self, ns: int) -> None:
+        what = f"advance(seconds={ns / 1e9:g})"
+        self._run(_Drive("advance", self._ns + ns, None, what))
 
     def run_until(
         self,
@@ -209,14 +251,19 @@ class VirtualClock(_clock.Clock):
     ) -> None:
         """Run until ``predicate()`` holds (checked between loop rounds).
 
-        ``timeout`` is in virtual seconds (None: no limit). Raises ``NeverTrueError``
-        when nothing is scheduled and the predicate is false, and ``TimeoutError`` when
-        the timeout passes first.
+        ``timeout`` is in virtual seconds (None: no limit); ``what`` names the condition
+        in error messages. Raises ``NeverTrueError`` when nothing is scheduled and the
+        predicate is false (naming what is still alive), and ``VirtualTimeoutError`` (a
+        ``TimeoutError``) when the timeout passes first.
         """
         self._run(_Drive("until", self._limit(timeout), predicate, what))
 
     def run_until_idle(self, timeout: Optional[float] = None) -> None:
-        """Run until no socket is open, no timer is pending and no work is left."""
+        """Run until no socket is open, no timer is pending and no work is left.
+
+        ``timeout`` in virtual seconds (None: no limit; then sockets that stay open with
+        nothing scheduled raise ``NeverTrueError`` naming them, instead of waiting forever).
+        """
         self._run(_Drive("idle", self._limit(timeout), None, "the loop to go idle"))
 
     def _limit(self, timeout: Optional[float]) -> float:
@@ -374,9 +421,10 @@ class VirtualClock(_clock.Clock):
             self._finish(drive, self._never(drive, "no timer, no datagram in flight"))
 
     def _never(self, drive: _Drive, why: str) -> NeverTrueError:
+        alive = _runtime.describe_alive()
         return NeverTrueError(
             f"waiting for {drive.what} at virtual {self.now_ms():.3f} ms: it can never become "
-            f"true, {why}"
+            f"true, {why}; still alive: {alive}"
         )
 
     def _limit_reached(self, drive: _Drive) -> None:
@@ -385,9 +433,10 @@ class VirtualClock(_clock.Clock):
             return
         self._finish(
             drive,
-            VirtualTimeError(
+            VirtualTimeoutError(
                 f"timed out waiting for {drive.what}: virtual time reached "
-                f"{self.now_ms():.3f} ms (the timeout) first"
+                f"{self.now_ms():.3f} ms (the timeout) first; still alive: "
+                f"{_runtime.describe_alive()}"
             ),
         )
 
@@ -403,13 +452,34 @@ class VirtualClock(_clock.Clock):
         return text
 
 
+def _advance_ns(ms: Optional[float], seconds: Optional[float], name: str, stacklevel: int) -> int:
+    """The duration ``advance()`` was given, in ns; warns for 0.2.0's ``ms``."""
+    if (ms is None) == (seconds is None):
+        raise TypeError(f"{name}() takes seconds=N (or, deprecated, ms)")
+    if ms is not None:
+        warnings.warn(
+            f"{name}(ms) is deprecated: the testing API counts seconds, as every "
+            f"timeout= does; use {name.rsplit('.', 1)[-1]}(seconds={ms!r} / 1000)",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        value, unit, scale = ms, "ms", 1e6
+    else:
+        assert seconds is not None
+        value, unit, scale = seconds, "s", 1e9
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}() needs a number, got {type(value).__name__}")
+    if value < 0 or math.isnan(value):
+        raise ValueError(f"{name}() needs a duration >= 0 {unit}, got {value!r}")
+    return round(value * scale)
+
+
 def _drop_loop_work() -> None:
     thread = _loop._current
     if thread is None:
         return
     loop: Any = thread.loop
-    for handle in list(loop._scheduled):
-        handle.cancel()
+    thread.cancel_timers()
     import asyncio
 
     for task in asyncio.all_tasks(loop):

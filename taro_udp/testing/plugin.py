@@ -20,15 +20,14 @@ naming the first event that differs and the seed, if the two traces differ.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 if TYPE_CHECKING:
-    from ._echo import EchoPeer, SimulatedEchoPeer
     from ._factory import SocketFactory
+    from ._fixture_types import EchoPeerFixture, RecorderFactory
     from ._network import SimulatedNetwork
-    from ._recorder import Recorder
     from ._virtual import VirtualClock
 
 __all__ = [
@@ -48,6 +47,7 @@ _NETWORK_FIXTURES = ("simulated_network", "virtual_network")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--taro-udp-virtual`` and ``--taro-udp-twice`` (group ``taro_udp``)."""
     group = parser.getgroup("taro_udp")
     group.addoption(
         "--taro-udp-virtual",
@@ -147,7 +147,7 @@ def udp_socket_factory() -> Iterator[SocketFactory]:
 
 
 @pytest.fixture
-def udp_echo_peer(request: pytest.FixtureRequest) -> Iterator[Union[EchoPeer, SimulatedEchoPeer]]:
+def udp_echo_peer(request: pytest.FixtureRequest) -> Iterator[EchoPeerFixture]:
     """A real UDP peer on 127.0.0.1 that sends every datagram back to its sender.
 
     ``udp_echo_peer.address`` is "127.0.0.1", ``udp_echo_peer.port`` its port;
@@ -165,7 +165,7 @@ def udp_echo_peer(request: pytest.FixtureRequest) -> Iterator[Union[EchoPeer, Si
 
 
 @pytest.fixture
-def udp_recorder() -> Callable[..., Recorder]:
+def udp_recorder() -> RecorderFactory:
     """A factory of recorders: ``messages = udp_recorder("messages"); sock.onMessage(messages)``.
 
     A recorder is a listener that collects every payload; ``messages.wait_for(3)`` waits
@@ -181,7 +181,7 @@ def udp_recorder() -> Callable[..., Recorder]:
 def virtual_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork]:
     """A ``SimulatedNetwork(virtual_time=True)`` active for the test; see ``simulated_network``.
 
-    Time is virtual and the loop runs in lockstep: ``virtual_network.advance(ms)``,
+    Time is virtual and the loop runs in lockstep: ``virtual_network.advance(seconds=)``,
     ``virtual_network.run_until(predicate)``, ``recorder.wait_for(n)`` and the other
     waiting helpers move it. Parametrise it indirectly with the network's arguments.
     """

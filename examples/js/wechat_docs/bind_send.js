@@ -1,7 +1,16 @@
+// WeChat's UDPSocket.bind / send sample (developers.weixin.qq.com/miniprogram/dev/api/network/udp/).
+// The sample's peer, 192.168.193.2:8848, is a machine on the author's LAN, and
+// `taro-udp run` sends for real: this copy sends to this machine (127.0.0.1) unless
+// SEND_TO_DOCS_PEER is set to true. It closes its socket once the send is done, so the
+// script ends by itself.
+const SEND_TO_DOCS_PEER = false
+const peerAddress = SEND_TO_DOCS_PEER ? '192.168.193.2' : '127.0.0.1'
+
 const udp = wx.createUDPSocket()
 const port = udp.bind()
 udp.send({
-  address: '192.168.193.2',
+  address: peerAddress,
   port: 8848,
-  message: 'hello, how are you'
+  message: 'hello, how are you',
+  complete: () => udp.close()
 })
