@@ -10,6 +10,10 @@
 - ``SocketFactory``: creates sockets, fails on unexpected errors, closes them all.
 - ``VirtualClock``: virtual time in lockstep with the event loop (``advance``,
   ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one.
+- Swarm testing (``Swarm``, ``--taro-udp-swarm N``): a test under many seeds and fault
+  mixes; every fault decision is one entry of a ``Schedule`` that replays exactly and
+  shrinks to the few that matter; ``always``/``sometimes`` properties; link models
+  (``Link``, ``GilbertElliott``, ``Delay``).
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
   ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``.
 
@@ -36,9 +40,14 @@ if TYPE_CHECKING:
     from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
     from ._factory import SocketFactory
     from ._faults import PartitionSpec
+    from ._links import Delay, GilbertElliott, Link
     from ._network import SimulatedNetwork, TraceEvent, active_network
+    from ._properties import PropertyViolationError, always, sometimes
     from ._recorder import Recorder
     from ._records import DatagramRecord, Delivery
+    from ._schedule import Decider, Decision, RandomDecider, Schedule, ScheduleDecider
+    from ._swarm import Mix, RunResult, Swarm, SwarmReport, describe, draw_mix
+    from ._swarm_plugin import replay
     from ._virtual import (
         LivelockError,
         NeverTrueError,
@@ -50,22 +59,40 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DatagramRecord",
+    "Decider",
+    "Decision",
+    "Delay",
     "Delivery",
     "EchoPeer",
+    "GilbertElliott",
+    "Link",
     "LivelockError",
+    "Mix",
     "NeverTrueError",
     "PartitionSpec",
+    "PropertyViolationError",
+    "RandomDecider",
     "Recorder",
+    "RunResult",
+    "Schedule",
+    "ScheduleDecider",
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
+    "Swarm",
+    "SwarmReport",
     "TraceEvent",
     "VirtualClock",
     "VirtualTimeError",
     "WallClockCapError",
     "active_network",
+    "always",
     "current_virtual_clock",
+    "describe",
+    "draw_mix",
     "echo_peer",
+    "replay",
+    "sometimes",
 ]
 
 _MODULES = {
@@ -86,6 +113,24 @@ _MODULES = {
     "VirtualTimeError": "._virtual",
     "WallClockCapError": "._virtual",
     "current_virtual_clock": "._virtual",
+    "Delay": "._links",
+    "GilbertElliott": "._links",
+    "Link": "._links",
+    "PropertyViolationError": "._properties",
+    "always": "._properties",
+    "sometimes": "._properties",
+    "Decider": "._schedule",
+    "Decision": "._schedule",
+    "RandomDecider": "._schedule",
+    "Schedule": "._schedule",
+    "ScheduleDecider": "._schedule",
+    "Mix": "._swarm",
+    "RunResult": "._swarm",
+    "Swarm": "._swarm",
+    "SwarmReport": "._swarm",
+    "describe": "._swarm",
+    "draw_mix": "._swarm",
+    "replay": "._swarm_plugin",
 }
 
 

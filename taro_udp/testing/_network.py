@@ -37,7 +37,6 @@ import errno
 import hashlib
 import ipaddress
 import os
-import random
 import threading
 import weakref
 from types import TracebackType
@@ -48,8 +47,10 @@ from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
 from ._faults import Faults
+from ._links import Link, Links
 from ._ports import Address, PortTable, is_local
 from ._records import DatagramRecord, Delivery
+from ._schedule import Decider, Decision, Outgoing, RandomDecider, Schedule, ScheduleDecider
 from ._sim_transport import SimulatedTransport
 from ._virtual import VirtualClock
 
@@ -81,6 +82,8 @@ class _InFlight:
         self.payload = payload
 
 
+# Why a datagram was dropped when a link's bandwidth queue was full.
+REASON_QUEUE = "queue full"
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
 _Flow = Tuple[Address, Address]
 
@@ -126,12 +129,26 @@ class SimulatedNetwork(Faults):
         reorder_window: float = 20.0,
         virtual_time: bool = False,
         records: bool = True,
+        link: Optional[Link] = None,
+        decider: Optional[Decider] = None,
+        schedule: Union[str, Schedule, None] = None,
     ) -> None:
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
         self.seed = seed
         self.ports = PortTable()
-        self._flows: Dict[_Flow, random.Random] = {}
+        # Every fault decision goes through the decider (see _schedule); what it chose
+        # is recorded in _schedule. ``schedule=`` replays one.
+        if decider is not None and schedule is not None:
+            raise ValueError("give a decider or a schedule, not both")
+        self.decider: Decider = (
+            ScheduleDecider(schedule) if schedule is not None else decider or RandomDecider()
+        )
+        self.links = Links(link)
+        self._schedule: List[Decision] = []
+        # Called on the event thread after every loop round under virtual time (always/
+        # sometimes properties, see _properties).
+        self.checks: List[Callable[[], None]] = []
         self._held: Dict[_Flow, _Held] = {}
         self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
         self._delayed = 0  # how many of them are arrivals (datagrams in flight)
@@ -166,6 +183,7 @@ class SimulatedNetwork(Faults):
             self.clock = VirtualClock()
             self.clock.install()
             self.clock.observers.append(self._observe)
+            self.clock.round_hooks.append(self._run_checks)
         self._previous = _transport.set_transport_factory(self.create_transport)
         _socket.creation_hooks.append(self._on_socket_created)
         _networks.add(self)
@@ -290,17 +308,26 @@ class SimulatedNetwork(Faults):
         seq = self._sent
         self._sent += 1
         flow = (source, destination)
-        rng = self._flows.get(flow)
-        if rng is None:
-            key = f"{self.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
-            rng = self._flows[flow] = random.Random(key)
-        # Always five draws, so a flow's stream never depends on the settings.
-        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = (rng.random() for _ in range(5))
-        reason = self._drop_reason(source, destination, len(payload), u_loss)
-        copies = 0 if reason else 2 if u_duplicate < self._duplicate else 1
-        low, high = self._delay
-        delays = tuple(round(low + (high - low) * u, 3) for u in (u_delay1, u_delay2)[:copies])
-        reordered = copies > 0 and u_reorder < self._reorder
+        reason = self._drop_reason(source, destination, len(payload))
+        copies, reordered = 0, False
+        delays: Tuple[float, ...] = ()
+        if reason is None:
+            chosen = self.decider.decide(
+                self, Outgoing(seq, source, destination, payload, self._now_ms())
+            )
+            if self.records:
+                self._schedule.extend(chosen.decisions)
+            copies, delays, reordered = chosen.copies, chosen.delays, chosen.reordered
+            if chosen.payload is not None:
+                payload = chosen.payload
+            if chosen.lost:
+                reason = _records.REASON_LOSS
+            else:
+                extra = self.links.shape(source, destination, len(payload), self._now_ms())
+                if extra is None:  # a bandwidth queue overflowed: tail drop
+                    reason, copies, delays = REASON_QUEUE, 0, ()
+                elif extra:
+                    delays = tuple(round(delay + extra, 3) for delay in delays)
         if reason:
             fate = _records.DROPPED
         else:
@@ -367,19 +394,30 @@ class SimulatedNetwork(Faults):
             )
         )
 
-    def _drop_reason(
-        self, source: Address, destination: Address, size: int, u_loss: float
-    ) -> Optional[str]:
+    def _drop_reason(self, source: Address, destination: Address, size: int) -> Optional[str]:
+        # The drops that are no choice of the decider (loss is: see transmit_locked).
         if self._closed:
             return _records.REASON_CLOSED
-        if self._is_partitioned(source, destination):
+        if self._is_partitioned(source, destination) or (
+            self.links.partitions and self.links.partitioned(source, destination, self._now_ms())
+        ):
             return _records.REASON_PARTITION
         header = 28 if destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
             return _records.REASON_MTU
-        if u_loss < self._loss:
-            return _records.REASON_LOSS
         return None
+
+    @property
+    def schedule(self) -> Schedule:
+        """Every fault decision taken so far (see ``_schedule``): replay it with ``schedule=``."""
+        with self.lock:
+            return Schedule(tuple(sorted(self._schedule)))
+
+    @staticmethod
+    def _now_ms() -> float:
+        # Ms on the loop's clock since it started (virtual: since the network's start).
+        clock = _clock.current
+        return (clock.time() - clock.start) * 1000.0
 
     # -- the loop's timers ----------------------------------------------------------------
 
@@ -505,6 +543,11 @@ class SimulatedNetwork(Faults):
             number = self._timer_numbers.setdefault(timer_id, len(self._timer_numbers) + 1)
             parts = what.split(" ", 2)  # "setTimeout #12 (retry)"
             self._trace_locked(kind, number, f"{parts[0]} {parts[-1]}")
+
+    def _run_checks(self) -> None:
+        # Between two loop rounds (event thread): the always/sometimes properties.
+        for check in list(self.checks):
+            check()
 
     @property
     def trace(self) -> List[TraceEvent]:
