@@ -12,7 +12,7 @@ import ipaddress
 import threading
 from typing import List, Optional, Tuple, Union
 
-from ._ports import Address, IPAddress
+from ._addressing import Address, IPAddress
 
 __all__ = ["Faults", "PartitionSpec", "as_spec"]
 

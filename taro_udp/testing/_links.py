@@ -19,8 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Deque, Dict, List, Optional, Tuple, Union
 
+from ._addressing import Address
 from ._faults import PartitionSpec, _matches, _probability, as_spec
-from ._ports import Address
 
 if TYPE_CHECKING:
     from ._network import SimulatedNetwork

@@ -36,25 +36,30 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
+import logging
 import os
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from .. import _clock, _loop, _socket, _transport
 from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
+from ._addressing import Address, as_interface, is_multicast, parse_ip
 from ._faults import Faults
+from ._hosts import Attachment, Host, Nat, Subnet, current_host
 from ._links import Link, Links
-from ._ports import Address, PortTable, is_local
+from ._ports import UNICAST, PortTable
 from ._records import DatagramRecord, Delivery
+from ._routing import Route, routes_locked
 from ._schedule import Decider, Decision, Outgoing, RandomDecider, Schedule, ScheduleDecider
 from ._sim_transport import SimulatedTransport
 from ._virtual import VirtualClock
 
 __all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
+_log = logging.getLogger("taro_udp")
 
 # One event of the trace: (ns on the loop's clock since it started, kind, details).
 TraceEvent = Tuple[int, str, Tuple[Any, ...]]
@@ -63,9 +68,9 @@ _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
 
 
 class _InFlight:
-    """A datagram between its send and its arrival."""
+    """A copy of a datagram on its way to one receiving host (its route)."""
 
-    __slots__ = ("destination", "payload", "sender", "seq", "source")
+    __slots__ = ("destination", "payload", "route", "sender", "seq", "source")
 
     def __init__(
         self,
@@ -74,18 +79,22 @@ class _InFlight:
         source: Address,
         destination: Address,
         payload: bytes,
+        route: Route,
     ) -> None:
         self.seq = seq
         self.sender = sender
         self.source = source
         self.destination = destination
         self.payload = payload
+        self.route = route
 
 
 # Why a datagram was dropped when a link's bandwidth queue was full.
 REASON_QUEUE = "queue full"
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
-_Flow = Tuple[Address, Address]
+_Flow = Tuple[Address, Address, str]  # (source, destination, receiver key)
+# One fate: (drop reason or None, copies, delay of each copy in ms, reordered, payload).
+Fate = Tuple[Optional[str], int, Tuple[float, ...], bool, bytes]
 
 
 class _Timer:
@@ -129,6 +138,8 @@ class SimulatedNetwork(Faults):
         reorder_window: float = 20.0,
         virtual_time: bool = False,
         records: bool = True,
+        local_address: Union[str, Sequence[str], None] = None,
+        local_name: str = "local",
         link: Optional[Link] = None,
         decider: Optional[Decider] = None,
         schedule: Union[str, Schedule, None] = None,
@@ -136,7 +147,8 @@ class SimulatedNetwork(Faults):
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
         self.seed = seed
-        self.ports = PortTable()
+        self._subnets: Dict[Any, Subnet] = {}
+        self._hosts: Dict[str, Host] = {}
         # Every fault decision goes through the decider (see _schedule); what it chose
         # is recorded in _schedule. ``schedule=`` replays one.
         if decider is not None and schedule is not None:
@@ -168,9 +180,134 @@ class SimulatedNetwork(Faults):
         self._active = False
         self._closed = False
         self._previous: Optional[_transport.TransportFactory] = None
+        self.local_host = self._new_host(local_name, (), loopback_only=True)
+        addresses = [local_address] if isinstance(local_address, str) else local_address or ()
+        for address in addresses:
+            self.local_host.connect(address)
 
     def __repr__(self) -> str:
         return f"<SimulatedNetwork seed={self.seed!r} datagrams={len(self._datagrams)}>"
+
+    # -- hosts and subnets ---------------------------------------------------------------
+
+    def add_host(self, *addresses: str, name: Optional[str] = None) -> Host:
+        """A new host with these interface addresses (``"192.168.1.50/24"``, IPv6 too).
+
+        Each address puts the host on the subnet of its prefix (made on first use); no
+        address: a host not connected yet (``host.connect(...)`` later). ``name`` (by
+        default its first address) names it in records, traces and fate draws.
+        """
+        return self._new_host(name, addresses)
+
+    def add_router(self, *addresses: str, name: Optional[str] = None, nat: bool = False) -> Host:
+        """A router attached to these subnets: the default gateway of each of them.
+
+        It forwards unicast between its subnets (broadcasts stay on their link). With
+        ``nat=True`` the last address is its outside interface: what leaves through it
+        from the other subnets has its source rewritten to that address and a port of
+        the router's (20000 on), and only replies from the endpoints so contacted get
+        back in (``"nat: no mapping"`` for the others).
+        """
+        if nat and len(addresses) < 2:
+            raise ValueError("a NAT router needs an inside and an outside address")
+        router = self._new_host(name, addresses, router=True)
+        if nat:
+            with self.lock:
+                router.nat = Nat(router.attachments[-1])
+        return router
+
+    def add_subnet(self, address: str) -> Subnet:
+        """The subnet ``address`` (``"192.168.1.0/24"``), made if new."""
+        network = ipaddress.ip_network(address)
+        with self.lock:
+            return self.subnet_locked(network)
+
+    def _new_host(
+        self,
+        name: Optional[str],
+        addresses: Sequence[str],
+        *,
+        router: bool = False,
+        loopback_only: bool = False,
+    ) -> Host:
+        interfaces = [as_interface(address) for address in addresses]
+        if name is None:
+            name = str(interfaces[0].ip) if interfaces else f"host{len(self._hosts)}"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a host's name is a non-empty str, got {name!r}")
+        with self.lock:
+            if name in self._hosts:
+                raise ValueError(f"there is already a host named {name!r}")
+            host = Host(self, name, router=router, loopback_only=loopback_only)
+            self._hosts[name] = host
+        for interface in interfaces:
+            host.connect(str(interface))
+        return host
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Every host, the local one first, in the order they were added."""
+        with self.lock:
+            return list(self._hosts.values())
+
+    def host(self, name: str) -> Host:
+        """The host named ``name`` (``KeyError`` if none)."""
+        with self.lock:
+            return self._hosts[name]
+
+    @property
+    def subnets(self) -> List[Subnet]:
+        """Every subnet, in the order they were first used."""
+        with self.lock:
+            return list(self._subnets.values())
+
+    @property
+    def ports(self) -> PortTable:
+        """The local host's port table (0.2.0's one table)."""
+        return self.local_host.ports
+
+    def subnet_locked(self, network: Any) -> Subnet:
+        """The subnet of ``network`` (an ``ip_network``), made if new (lock held)."""
+        subnet = self._subnets.get(network)
+        if subnet is None:
+            subnet = self._subnets[network] = Subnet(network)
+        return subnet
+
+    def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
+        """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
+        if self.records:
+            self._trace_locked("link", host.name, tuple(str(a.interface) for a in host.attachments))
+        listeners = host.network_listeners_locked()
+        if listeners:
+            info = host.network_info_locked()
+            for listener in listeners:
+                _loop.call_soon(_call_listener, listener, dict(info))
+
+    def join_group(self, sock: UDPSocket, group: str) -> None:
+        """Make ``sock`` (a device fake's) a member of the multicast ``group``.
+
+        Like ``IP_ADD_MEMBERSHIP``: a multicast datagram to the group reaches the member
+        sockets bound to its port (wildcard or the group address) on the hosts of the
+        sender's subnet. WeChat has no membership call: mini-program code only sends.
+        """
+        address = parse_ip(group)
+        if not is_multicast(address):
+            raise ValueError(f"{group!r} is not a multicast group address")
+        self._transport_of(sock).groups.add(address)
+
+    def leave_group(self, sock: UDPSocket, group: str) -> None:
+        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member."""
+        self._transport_of(sock).groups.discard(parse_ip(group))
+
+    def host_of(self, sock: UDPSocket) -> Host:
+        """The host ``sock`` belongs to."""
+        return self._transport_of(sock).host
+
+    def _transport_of(self, sock: UDPSocket) -> SimulatedTransport:
+        transport = getattr(sock, "_transport", None)
+        if not isinstance(transport, SimulatedTransport) or transport.network is not self:
+            raise ValueError(f"{sock!r} is not a socket of this network")
+        return transport
 
     # -- activation ----------------------------------------------------------------------
 
@@ -232,8 +369,15 @@ class SimulatedNetwork(Faults):
             self.clock.close()
 
     def create_transport(self, family: int, options: SocketOptions) -> Transport:
-        """The transport factory installed while the network is active."""
-        return SimulatedTransport(self, family, options)
+        """The transport factory installed while the network is active.
+
+        The socket belongs to the host of the innermost ``with host:`` (of this network),
+        else to the local host.
+        """
+        host = current_host()
+        if host is None or self._hosts.get(host.name) is not host:
+            host = self.local_host
+        return SimulatedTransport(self, host, family, options)
 
     def _on_socket_created(self, sock: UDPSocket) -> None:
         transport = sock._transport
@@ -302,43 +446,55 @@ class SimulatedNetwork(Faults):
     # -- sending and arriving (network lock held) ----------------------------------------
 
     def transmit_locked(
-        self, sender: SimulatedTransport, source: Address, destination: Address, payload: bytes
+        self, sender: SimulatedTransport, destination: Address, payload: bytes
     ) -> None:
-        """Decide the fate of one datagram, record it, and send its copies on their way."""
+        """Route one send, draw each receiving host's fate, record it, send the copies.
+
+        Raises the OS's ``OSError`` when the host cannot send it (no route), before
+        anything is recorded.
+        """
+        bound = None if sender.wildcard else sender.local
+        source, routes = routes_locked(sender.host, bound, sender.port, destination)
+        first: Optional[int] = None
+        for route in routes:
+            seq = self._send_one_locked(sender, source, destination, payload, route, first)
+            if first is None:
+                first = seq
+
+    def _send_one_locked(
+        self,
+        sender: SimulatedTransport,
+        source: Address,
+        destination: Address,
+        payload: bytes,
+        route: Route,
+        first: Optional[int],
+    ) -> int:
         seq = self._sent
         self._sent += 1
-        flow = (source, destination)
-        reason = self._drop_reason(source, destination, len(payload))
-        copies, reordered = 0, False
-        delays: Tuple[float, ...] = ()
-        if reason is None:
-            chosen = self.decider.decide(
-                self, Outgoing(seq, source, destination, payload, self._now_ms())
-            )
-            if self.records:
-                self._schedule.extend(chosen.decisions)
-            copies, delays, reordered = chosen.copies, chosen.delays, chosen.reordered
-            if chosen.payload is not None:
-                payload = chosen.payload
-            if chosen.lost:
-                reason = _records.REASON_LOSS
-            else:
-                extra = self.links.shape(source, destination, len(payload), self._now_ms())
-                if extra is None:  # a bandwidth queue overflowed: tail drop
-                    reason, copies, delays = REASON_QUEUE, 0, ()
-                elif extra:
-                    delays = tuple(round(delay + extra, 3) for delay in delays)
+        flow = (source, destination, route.key)
+        reason, copies, delays, reordered, payload = self._fate_locked(seq, flow, route, payload)
         if reason:
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
         if self.records:
             self._record_send_locked(
-                sender, seq, source, destination, payload, fate, reason, delays, reordered
+                sender,
+                seq,
+                source,
+                destination,
+                payload,
+                fate,
+                reason,
+                delays,
+                reordered,
+                route,
+                first,
             )
         if not copies:
-            return
-        datagram = _InFlight(seq, sender, source, destination, payload)
+            return seq
+        datagram = _InFlight(seq, sender, source, destination, payload, route)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
@@ -346,12 +502,41 @@ class SimulatedNetwork(Faults):
                 self._release(previous)
             deadline = _clock.now() + self._reorder_window / 1000.0
             self._schedule_locked(deadline, _Flush(self, flow, datagram))
-            return
+            return seq
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
                 self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
+        return seq
+
+    def _fate_locked(self, seq: int, flow: _Flow, route: Route, payload: bytes) -> Fate:
+        """The fate of one datagram toward one receiving host: the one place it is chosen.
+
+        The decider (``self.decider``, see ``_schedule``) makes every fault decision; the
+        ones it made are recorded in ``schedule``. It is asked even for a datagram that
+        is dropped for a reason that is no choice (partition, MTU...), so that the
+        default decider's per-flow stream never depends on the settings.
+        """
+        source, destination, key = flow
+        reason = route.reason or self._drop_reason(source, destination, route, len(payload))
+        outgoing = Outgoing(seq, source, destination, payload, self._now_ms(), key, reason)
+        chosen = self.decider.decide(self, outgoing)
+        if reason:
+            return reason, 0, (), False, payload
+        if self.records:
+            self._schedule.extend(chosen.decisions)
+        if chosen.lost:
+            return _records.REASON_LOSS, 0, (), False, payload
+        if chosen.payload is not None:
+            payload = chosen.payload
+        delays = chosen.delays
+        extra = self.links.shape(source, destination, len(payload), self._now_ms())
+        if extra is None:  # a bandwidth queue overflowed: tail drop
+            return REASON_QUEUE, 0, (), False, payload
+        if extra:
+            delays = tuple(round(delay + extra, 3) for delay in delays)
+        return None, chosen.copies, delays, chosen.reordered, payload
 
     def _record_send_locked(
         self,
@@ -364,8 +549,18 @@ class SimulatedNetwork(Faults):
         reason: Optional[str],
         delays: Tuple[float, ...],
         reordered: bool,
+        route: Route,
+        first: Optional[int],
     ) -> None:
         source_text, destination_text = str(source[0]), str(destination[0])
+        receiver = route.receiver
+        name = None if receiver is None or receiver is self.local_host else receiver.name
+        translated = None
+        if route.source != source or route.destination != destination:
+            translated = (
+                (str(route.source[0]), route.source[1]),
+                (str(route.destination[0]), route.destination[1]),
+            )
         self._trace_locked(
             "send",
             seq,
@@ -378,6 +573,7 @@ class SimulatedNetwork(Faults):
             reason,
             delays,
             reordered,
+            name,
         )
         self._datagrams.append(
             DatagramRecord(
@@ -391,16 +587,30 @@ class SimulatedNetwork(Faults):
                 reason=reason,
                 delays_ms=delays,
                 reordered=reordered,
+                receiver=name,
+                first=first,
+                translated=translated,
             )
         )
 
-    def _drop_reason(self, source: Address, destination: Address, size: int) -> Optional[str]:
-        # The drops that are no choice of the decider (loss is: see transmit_locked).
+    def _drop_reason(
+        self, source: Address, destination: Address, route: Route, size: int
+    ) -> Optional[str]:
+        # The drops that are no choice of the decider (loss is: see _fate_locked).
         if self._closed:
             return _records.REASON_CLOSED
+        if self.links.partitions and self.links.partitioned(source, destination, self._now_ms()):
+            return _records.REASON_PARTITION
         if self._is_partitioned(source, destination) or (
-            self.links.partitions and self.links.partitioned(source, destination, self._now_ms())
+            route.destination != destination
+            and self._is_partitioned(route.source, route.destination)
         ):
+            return _records.REASON_PARTITION
+        if (
+            route.key
+            and route.links
+            and self._is_partitioned(source, (route.links[-1].address, destination[1]))
+        ):  # a broadcast: a partition from one receiver's address keeps it from that one
             return _records.REASON_PARTITION
         header = 28 if destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
@@ -467,36 +677,46 @@ class SimulatedNetwork(Faults):
             self._arrive_locked(datagram, copy)
 
     def _arrive_locked(self, datagram: _InFlight, copy: int) -> None:
-        source, destination = datagram.source, datagram.destination
-        receivers = self.ports.receivers(source, destination)
+        route = datagram.route
+        source, destination = route.source, route.destination
+        receiver = route.receiver
         delivered = 0
         full = False
         landed = self._landed
-        for sock in receivers:
-            item = (
-                datagram.payload,
-                sock.present(source[0]),
-                source[1],
-                sock.present(destination[0]),
-            )
-            if sock.enqueue(item):
-                delivered += 1
-                if landed is not None:
-                    landed.append(sock)
-            else:
-                full = True
-        if delivered:
-            outcome = _records.OUTCOME_DELIVERED
-        elif full:
-            outcome = _records.OUTCOME_BUFFER_FULL
+        if receiver is None:
+            outcome = _records.OUTCOME_NO_HOST
+        elif not route.links_up():
+            outcome = _records.OUTCOME_LINK_DOWN
         else:
-            outcome = _records.OUTCOME_UNREACHABLE
-            sender = datagram.sender
-            # ICMP port unreachable: on Linux only a connected socket hears of it.
-            local = is_local(destination[0])
-            if local and not sender.closed and sender.peer == destination:
-                sender.set_error(errno.ECONNREFUSED)
-        flow = (source, destination)
+            for sock in receiver.ports.receivers(source, destination, route.kind):
+                assert isinstance(sock, SimulatedTransport)
+                item = (
+                    datagram.payload,
+                    sock.present(source[0]),
+                    source[1],
+                    sock.present(destination[0]),
+                )
+                if sock.enqueue(item):
+                    delivered += 1
+                    if landed is not None:
+                        landed.append(sock)
+                else:
+                    full = True
+            if delivered:
+                outcome = _records.OUTCOME_DELIVERED
+            elif full:
+                outcome = _records.OUTCOME_BUFFER_FULL
+            else:
+                outcome = _records.OUTCOME_UNREACHABLE
+                sender = datagram.sender
+                # ICMP port unreachable: on Linux only a connected socket hears of it.
+                if (
+                    route.kind == UNICAST
+                    and not sender.closed
+                    and sender.peer == datagram.destination
+                ):
+                    sender.set_error(errno.ECONNREFUSED)
+        flow = (datagram.source, datagram.destination, route.key)
         last = self._last_arrival.get(flow, -1)
         self._last_arrival[flow] = max(last, datagram.seq)
         self._record_arrival(datagram, copy, outcome, delivered, datagram.seq < last)
@@ -623,7 +843,11 @@ class SimulatedNetwork(Faults):
         with self.lock:
             if self._in_flight_locked():
                 return False
-            unread = any(sock.queue for sock in self.ports.sockets())
+            unread = any(
+                sock.queue  # type: ignore[attr-defined]
+                for host in self._hosts.values()
+                for sock in host.ports.sockets()
+            )
         return not unread and not _loop.pending()
 
     # -- virtual time --------------------------------------------------------------------
@@ -651,7 +875,8 @@ class SimulatedNetwork(Faults):
         self._timers.clear()
         self._delayed = 0
         self._held.clear()
-        self.ports.forget_closed()
+        for host in self._hosts.values():
+            host.ports.forget_closed()
 
 
 class _Arrival:
@@ -695,3 +920,11 @@ def active_network() -> Optional[SimulatedNetwork]:
     """The network new sockets are created on, or None when they go to the OS."""
     owner = getattr(_transport.transport_factory, "__self__", None)
     return owner if isinstance(owner, SimulatedNetwork) else None
+
+
+def _call_listener(listener: Callable[[Any], object], info: Any) -> None:
+    # A network-change listener, on the event thread: what it raises is logged.
+    try:
+        listener(info)
+    except Exception:  # noqa: BLE001 - a test's listener must not stop the loop
+        _log.exception("taro_udp.testing: a network-change listener raised")

@@ -1,55 +1,61 @@
-"""PortTable: which simulated socket holds which address and port, and who gets a datagram.
+"""PortTable: which socket of one simulated host holds which address and port, and who
+gets a datagram that reached the host.
 
-The rules are Linux's for loopback: the host owns 127.0.0.0/8 and ::1; binding anything
-else is ``EADDRNOTAVAIL``; two sockets clash on a port when some datagram could reach
-both, unless both set ``reuseAddr``; a unicast datagram goes to the best match (an exact
-local address beats the wildcard, a connected socket beats an unconnected one, among
-equals the one bound last); a broadcast goes to every wildcard socket on the port.
-Ephemeral ports are handed out in order from 32768, so runs are repeatable.
+The rules are Linux's: a socket binds one of its host's addresses (or a group or
+broadcast address the host can receive), or the wildcard; anything else is
+``EADDRNOTAVAIL``. Two sockets clash on a port when some datagram could reach both,
+unless both set ``reuseAddr``. A unicast datagram goes to the best match (an exact local
+address beats the wildcard, a connected socket beats an unconnected one, among equals
+the one bound last); a broadcast goes to every socket of the port bound to the wildcard
+or to that broadcast address; a multicast datagram to every such socket that joined the
+group. Ephemeral ports are handed out in order from 32768, per host, so runs repeat.
 
-Every method is called with the network's lock held.
+Every method is called with the network's lock held. The table knows its sockets only
+through ``Bound`` (what it reads of them), so it imports no transport.
 """
 
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Protocol, Set
 
-from .._addresses import SockAddr
-
-if TYPE_CHECKING:
-    from ._sim_transport import SimulatedTransport
+from ._addressing import IPV4_LOOPBACK, IPV4_WILDCARD, IPV6_LOOPBACK, Address, IPAddress, os_error
 
 __all__ = [
+    "BROADCAST",
     "EPHEMERAL_FIRST",
     "EPHEMERAL_LAST",
-    "Address",
-    "IPAddress",
+    "MULTICAST",
+    "UNICAST",
+    "Bound",
     "PortTable",
-    "is_broadcast",
-    "is_local",
-    "os_error",
 ]
-
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-# (IP, port), IPv4-mapped IPv6 addresses stored as IPv4.
-Address = Tuple[IPAddress, int]
 
 EPHEMERAL_FIRST = 32768
 EPHEMERAL_LAST = 60999
-_BROADCASTS = frozenset(
-    {ipaddress.IPv4Address("255.255.255.255"), ipaddress.IPv4Address("127.255.255.255")}
-)
-_IPV4_WILDCARD = ipaddress.IPv4Address("0.0.0.0")
-_IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
-# One address of each family, to ask a socket which families it receives.
-_V4_PROBE = ipaddress.IPv4Address("127.0.0.1")
-_V6_PROBE = _IPV6_LOOPBACK
-# Parsed address texts kept; a bound, not a policy (the cache is just cleared when full).
-_IP_CACHE_MAX = 4096
+# How a datagram was addressed, for ``receivers``.
+UNICAST = 0
+BROADCAST = 1
+MULTICAST = 2
+
+
+class Bound(Protocol):
+    """What the port table reads and writes of a socket."""
+
+    family: int
+    reuse_address: bool
+    local: Optional[IPAddress]
+    wildcard: bool
+    local_text: str
+    port: int
+    bind_order: int
+    peer: Optional[Address]
+    closed: bool
+    groups: Set[IPAddress]
+
+    def accepts_family(self, host: IPAddress) -> bool: ...
 
 
 def _unprivileged_port_start() -> int:
@@ -63,62 +69,38 @@ def _unprivileged_port_start() -> int:
         return 1024
 
 
-def os_error(code: int) -> OSError:
-    """The ``OSError`` subclass the OS raises for ``code``, with the OS's text."""
-    return OSError(code, os.strerror(code))
-
-
-def is_broadcast(host: IPAddress) -> bool:
-    """Whether ``host`` is a broadcast address of the simulated host."""
-    return host in _BROADCASTS
-
-
-def is_local(host: IPAddress) -> bool:
-    """Whether ``host`` is an address of the simulated host (loopback)."""
-    return host.is_loopback if host.version == 4 else host == _IPV6_LOOPBACK
+_PRIVILEGED_BELOW = _unprivileged_port_start()
 
 
 class PortTable:
-    """The bound sockets of one simulated network, by port."""
+    """The bound sockets of one simulated host, by port.
 
-    def __init__(self) -> None:
-        self._ports: Dict[int, List[SimulatedTransport]] = {}
+    ``can_bind(address)`` says whether the host may bind that address (its own, a
+    broadcast address of its subnets, a multicast group).
+    """
+
+    def __init__(self, can_bind: Callable[[IPAddress], bool]) -> None:
+        self._can_bind = can_bind
+        self._ports: Dict[int, List[Bound]] = {}
         self._next_port = EPHEMERAL_FIRST
         self._bind_counter = 0
-        self._privileged_below = _unprivileged_port_start()
-        self._ip_cache: Dict[str, IPAddress] = {}
 
     @property
     def binds(self) -> int:
         """How many binds succeeded so far."""
         return self._bind_counter
 
-    def parse_sockaddr(self, address: SockAddr) -> Address:
-        """The (IP, port) of a sockaddr from the core, IPv4-mapped shown as IPv4."""
-        text = str(address[0])
-        host = self._ip_cache.get(text)
-        if host is None:
-            parsed = ipaddress.ip_address(text.split("%", 1)[0])
-            if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-                parsed = parsed.ipv4_mapped
-            if len(self._ip_cache) >= _IP_CACHE_MAX:
-                self._ip_cache.clear()
-            host = self._ip_cache[text] = parsed
-        return (host, int(address[1]))
-
-    def bind(
-        self, sock: SimulatedTransport, host: Optional[IPAddress], port: int, text: str
-    ) -> None:
+    def bind(self, sock: Bound, host: Optional[IPAddress], port: int, text: str) -> None:
         """Bind ``sock`` to ``host`` (None or unspecified: wildcard) and ``port`` (0: pick).
 
         ``text`` is the address as the caller wrote it, returned by getsockname.
         """
         wildcard = host is None or host.is_unspecified
-        if host is not None and not wildcard and not is_local(host):
+        if host is not None and not wildcard and not self._can_bind(host):
             raise os_error(errno.EADDRNOTAVAIL)
-        if 0 < port < self._privileged_below:
+        if 0 < port < _PRIVILEGED_BELOW:
             raise os_error(errno.EACCES)
-        sock.local = host if host is not None else _IPV4_WILDCARD
+        sock.local = host if host is not None else IPV4_WILDCARD
         sock.wildcard = wildcard
         if port == 0:
             port = self._ephemeral_port(sock)
@@ -133,7 +115,7 @@ class PortTable:
         sock.bind_order = self._bind_counter
         self._ports.setdefault(port, []).append(sock)
 
-    def unbind(self, sock: SimulatedTransport) -> None:
+    def unbind(self, sock: Bound) -> None:
         """Forget ``sock`` (it was closed)."""
         bound = self._ports.get(sock.port)
         if bound is not None and sock in bound:
@@ -141,7 +123,7 @@ class PortTable:
             if not bound:
                 del self._ports[sock.port]
 
-    def sockets(self) -> List[SimulatedTransport]:
+    def sockets(self) -> List[Bound]:
         """Every bound socket."""
         return [sock for socks in self._ports.values() for sock in socks]
 
@@ -154,21 +136,23 @@ class PortTable:
             else:
                 del self._ports[port]
 
-    def receivers(self, source: Address, destination: Address) -> List[SimulatedTransport]:
-        """The sockets a datagram from ``source`` to ``destination`` is delivered to."""
+    def receivers(self, source: Address, destination: Address, kind: int) -> List[Bound]:
+        """The sockets a datagram from ``source`` to ``destination`` is delivered to.
+
+        ``kind`` is ``UNICAST``, ``BROADCAST`` or ``MULTICAST``: how it was addressed.
+        """
         host, port = destination
-        broadcast = is_broadcast(host)
-        best: List[SimulatedTransport] = []
+        best: List[Bound] = []
         best_score = -1
         for sock in self._ports.get(port, ()):
-            if sock.closed:
-                continue
-            if not sock.accepts_family(host):
+            if sock.closed or not sock.accepts_family(host):
                 continue
             if sock.peer is not None and sock.peer != source:
                 continue
-            if broadcast:
-                if sock.wildcard:
+            if kind != UNICAST:
+                if (sock.wildcard or sock.local == host) and (
+                    kind == BROADCAST or host in sock.groups
+                ):
                     best.append(sock)
                 continue
             if not sock.wildcard and sock.local != host:
@@ -178,7 +162,7 @@ class PortTable:
                 best, best_score = [sock], score
         return best
 
-    def _ephemeral_port(self, sock: SimulatedTransport) -> int:
+    def _ephemeral_port(self, sock: Bound) -> int:
         span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1
         for _ in range(span):
             port = self._next_port
@@ -189,13 +173,13 @@ class PortTable:
         raise os_error(errno.EADDRINUSE)
 
     @staticmethod
-    def _conflicts(sock: SimulatedTransport, other: SimulatedTransport) -> bool:
+    def _conflicts(sock: Bound, other: Bound) -> bool:
         # Two sockets on one port clash when some datagram could reach both.
         if sock.reuse_address and other.reuse_address:
             return False
         if sock.wildcard and other.wildcard:
-            both_v4 = sock.accepts_family(_V4_PROBE) and other.accepts_family(_V4_PROBE)
-            both_v6 = sock.accepts_family(_V6_PROBE) and other.accepts_family(_V6_PROBE)
+            both_v4 = sock.accepts_family(IPV4_LOOPBACK) and other.accepts_family(IPV4_LOOPBACK)
+            both_v6 = sock.accepts_family(IPV6_LOOPBACK) and other.accepts_family(IPV6_LOOPBACK)
             return both_v4 or both_v6
         if sock.wildcard or other.wildcard:
             wild, specific = (sock, other) if sock.wildcard else (other, sock)

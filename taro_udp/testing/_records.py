@@ -38,12 +38,16 @@ REASON_LOSS = "loss"
 REASON_PARTITION = "partition"
 REASON_MTU = "mtu"
 REASON_CLOSED = "network closed"
+REASON_NAT = "nat: no mapping"  # unsolicited at a NAT router's outside address
+REASON_NO_ROUTE = "no route"  # a router with no way on
 
 # Outcomes of one delivered copy.
 OUTCOME_DELIVERED = "delivered"
 OUTCOME_UNREACHABLE = "unreachable"  # no socket bound there (ICMP port unreachable)
 OUTCOME_BUFFER_FULL = "receive buffer full"
 OUTCOME_DISCARDED = "discarded"  # still in flight when the network was closed
+OUTCOME_NO_HOST = "no host"  # nobody owns the destination address
+OUTCOME_LINK_DOWN = "link down"  # the sender or the receiver left the subnet meanwhile
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,12 @@ class DatagramRecord:
     datagram was held back until the next datagram of its flow had been delivered.
     ``time`` is when it was sent (seconds since the epoch), ``seq`` its index in
     ``SimulatedNetwork.datagrams``.
+
+    On a LAN, a broadcast or multicast send has one record per receiving host, each with
+    its own fate: ``receiver`` names the host (None for the network's local host and for
+    an address nobody owns) and ``first`` is the ``seq`` of the send's first record (None
+    on that one). ``translated`` is ``(source, destination)`` as the receiver sees them
+    when a NAT router rewrote them, else None.
     """
 
     seq: int
@@ -68,6 +78,9 @@ class DatagramRecord:
     reason: Optional[str]
     delays_ms: Tuple[float, ...]
     reordered: bool
+    receiver: Optional[str] = None
+    first: Optional[int] = None
+    translated: Optional[Tuple[Endpoint, Endpoint]] = None
 
     def fate_key(self) -> Tuple[object, ...]:
         """Everything but the timestamp: equal for the same seed and the same sends."""
@@ -81,6 +94,9 @@ class DatagramRecord:
             self.reason,
             self.delays_ms,
             self.reordered,
+            self.receiver,
+            self.first,
+            self.translated,
         )
 
 
@@ -89,8 +105,10 @@ class Delivery:
     """One copy of datagram ``seq`` arriving: ``outcome`` and how many sockets got it.
 
     ``outcome`` is ``"delivered"``, ``"unreachable"`` (no socket there; a connected
-    sender gets ``ECONNREFUSED`` as from ICMP), ``"receive buffer full"`` or
-    ``"discarded"`` (still in flight when the network was closed). ``out_of_order`` says
+    sender gets ``ECONNREFUSED`` as from ICMP), ``"receive buffer full"``,
+    ``"discarded"`` (still in flight when the network was closed), ``"no host"``
+    (nobody owns the destination address) or ``"link down"`` (the sender or the receiver
+    left the subnet while it was in flight). ``out_of_order`` says
     that a datagram of the same flow sent after this one had arrived already: arrival
     order differed from send order, by the reorder fault or by delay jitter alike
     (``DatagramRecord.reordered`` covers only the reorder fault).

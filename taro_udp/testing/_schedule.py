@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
 
-from ._ports import Address
+from ._addressing import Address
 
 if TYPE_CHECKING:
     from ._network import SimulatedNetwork
@@ -135,13 +135,20 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A datagram being sent, as a decider sees it."""
+    """A datagram being sent, as a decider sees it.
+
+    ``key`` names the receiving host of a broadcast or multicast on a LAN (one fate
+    each), else is empty. ``blocked`` is why the network drops it whatever the decider
+    says (partition, MTU, no route...): no fault to choose, nothing to record.
+    """
 
     seq: int
     source: Address
     destination: Address
     payload: bytes
     now_ms: float
+    key: str = ""
+    blocked: Optional[str] = None
 
 
 @dataclass
@@ -191,23 +198,24 @@ class RandomDecider(Decider):
     """
 
     def __init__(self) -> None:
-        self._flows: Dict[Tuple[Address, Address], random.Random] = {}
+        self._flows: Dict[Tuple[Address, Address, str], random.Random] = {}
 
-    def _stream(
-        self, network: SimulatedNetwork, source: Address, destination: Address
-    ) -> random.Random:
-        flow = (source, destination)
+    def _stream(self, network: SimulatedNetwork, datagram: Outgoing) -> random.Random:
+        source, destination, key = datagram.source, datagram.destination, datagram.key
+        flow = (source, destination, key)
         rng = self._flows.get(flow)
         if rng is None:
-            key = f"{network.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
-            rng = self._flows[flow] = random.Random(key)
+            seed = f"{network.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
+            rng = self._flows[flow] = random.Random(f"{seed}|{key}" if key else seed)
         return rng
 
     def decide(self, network: SimulatedNetwork, datagram: Outgoing) -> Fate:
         source, destination, seq = datagram.source, datagram.destination, datagram.seq
-        rng = self._stream(network, source, destination)
+        rng = self._stream(network, datagram)
         # Always five draws, so a flow's stream never depends on the settings.
         u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = (rng.random() for _ in range(5))
+        if datagram.blocked:
+            return Fate(lost=True, delays=())
         link = network.links.model_for(source, destination)
         fate = Fate()
         if link is not None and link.loss is not None:
@@ -260,6 +268,8 @@ class ScheduleDecider(Decider):
     def decide(self, network: SimulatedNetwork, datagram: Outgoing) -> Fate:
         seq = datagram.seq
         fate = Fate()
+        if datagram.blocked:
+            return fate
         payload = datagram.payload
         mangled = False
         decisions = self._by_seq.get(seq, ())

@@ -1,10 +1,11 @@
 """SimulatedTransport: a ``Transport`` (see ``taro_udp._transport``) on a simulated network.
 
-It behaves as a Linux UDP socket on the loopback interface does, errno for errno, so a
-``UDPSocket`` cannot tell the difference: binding a non-local address is
+It behaves as a Linux UDP socket of its host does, errno for errno, so a ``UDPSocket``
+cannot tell the difference: binding an address the host does not have is
 ``EADDRNOTAVAIL``, a port in use ``EADDRINUSE``, a datagram over 65,507 bytes (65,527 on
-IPv6) ``EMSGSIZE``, broadcast without ``SO_BROADCAST`` ``EACCES``, a connected socket
-whose peer has no socket gets ``ECONNREFUSED`` on its next send or read.
+IPv6) ``EMSGSIZE``, broadcast without ``SO_BROADCAST`` ``EACCES``, a send with no route
+``ENETUNREACH``, a connected socket whose peer has no socket gets ``ECONNREFUSED`` on its
+next send or read.
 
 Received datagrams wait in a queue. The event thread waits on ``fileno()``, the read end
 of a pipe that holds one byte exactly while the queue is not empty (or an error is
@@ -15,23 +16,26 @@ from __future__ import annotations
 
 import collections
 import errno
-import ipaddress
 import os
 import socket
-from typing import TYPE_CHECKING, Deque, Optional, Tuple
+import threading
+from typing import Deque, Optional, Protocol, Set, Tuple
 
 from .. import _loop
 from .._addresses import SockAddr
 from .._transport import Buffer, Received, SocketOptions
-from ._ports import Address, IPAddress, is_broadcast, os_error
+from ._addressing import (
+    LIMITED_BROADCAST,
+    LOOPBACK_BROADCAST,
+    Address,
+    IPAddress,
+    os_error,
+    parse_ip,
+)
+from ._hosts import Host
 
-if TYPE_CHECKING:
-    from ._network import SimulatedNetwork
+__all__ = ["Medium", "SimulatedTransport"]
 
-__all__ = ["SimulatedTransport"]
-
-IPV4_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
-IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
 # The largest UDP payload: 65,535 minus the IP (20 or 40 bytes) and UDP (8) headers.
 MAX_PAYLOAD_IPV4 = 65507
 MAX_PAYLOAD_IPV6 = 65527
@@ -42,15 +46,32 @@ DEFAULT_RECEIVE_BUFFER = 8 * 1024 * 1024
 DEFAULT_TTL = 64
 
 
+class Medium(Protocol):
+    """What a transport needs of its network: the lock, and a way to send."""
+
+    lock: threading.Lock
+
+    def transmit_locked(
+        self, sender: SimulatedTransport, destination: Address, payload: bytes
+    ) -> None: ...
+
+
+def _sockaddr(address: SockAddr) -> Address:
+    # The (IP, port) of a sockaddr from the core, IPv4-mapped shown as IPv4.
+    return (parse_ip(str(address[0])), int(address[1]))
+
+
 class SimulatedTransport:
-    """One socket on a ``SimulatedNetwork``. Every method runs under the network's lock."""
+    """One socket of a simulated ``host``. Every method runs under the network's lock."""
 
     # TARO_UDP_BIND_ADDRESS keeps a harness's OS sockets on one interface; here it would
     # only make wildcard-bound devices deaf to broadcasts (see _network).
     ignores_bind_env = True
 
-    def __init__(self, network: SimulatedNetwork, family: int, options: SocketOptions) -> None:
+    def __init__(self, network: Medium, host: Host, family: int, options: SocketOptions) -> None:
         self.network = network
+        self.host = host
+        self.groups: Set[IPAddress] = set()  # multicast groups joined (device fakes)
         self.family = family
         self.v6only = family == socket.AF_INET6 and bool(options.get("ipv6Only"))
         self.reuse_address = bool(options.get("reuseAddr"))
@@ -85,22 +106,22 @@ class SimulatedTransport:
             self._check_open()
             if self.local is not None:
                 raise os_error(errno.EINVAL)  # already bound, as Linux says
-            host, port = self.network.ports.parse_sockaddr(address)
-            self.network.ports.bind(self, host, port, str(address[0]))
+            host, port = _sockaddr(address)
+            self.host.ports.bind(self, host, port, str(address[0]))
             return (self.local_text, self.port)
 
     def connect(self, address: SockAddr) -> None:
         with self.network.lock:
             self._check_open()
-            peer = self.network.ports.parse_sockaddr(address)
+            peer = _sockaddr(address)
             self._check_destination(peer)
             if self.local is None:
-                self.network.ports.bind(self, None, 0, "")
+                self.host.ports.bind(self, None, 0, "")
             self.peer = peer
 
     def sendto(self, data: Buffer, address: SockAddr) -> None:
         with self.network.lock:
-            self._send_locked(data, self.network.ports.parse_sockaddr(address))
+            self._send_locked(data, _sockaddr(address))
 
     def send(self, data: Buffer) -> None:
         with self.network.lock:
@@ -144,7 +165,7 @@ class SimulatedTransport:
             if self.closed:
                 return
             self.closed = True
-            self.network.ports.unbind(self)
+            self.host.ports.unbind(self)
             self.queue.clear()
             self.queued_bytes = 0
             os.close(self._read_fd)
@@ -206,8 +227,15 @@ class SimulatedTransport:
             raise os_error(errno.EINVAL)
         if not self.accepts_family(host):
             raise os_error(errno.ENETUNREACH)  # e.g. IPv4-mapped on an IPv6-only socket
-        if is_broadcast(host) and not self.broadcast:
+        if not self.broadcast and self._is_broadcast(host):
             raise os_error(errno.EACCES)
+
+    def _is_broadcast(self, host: IPAddress) -> bool:
+        # A broadcast address of this host's links: Linux wants SO_BROADCAST for these.
+        # The directed broadcast of a subnet the host is not on is plain unicast.
+        if host in (LIMITED_BROADCAST, LOOPBACK_BROADCAST):
+            return True
+        return any(attachment.subnet.broadcast == host for attachment in self.host.attachments)
 
     def _send_locked(self, data: Buffer, destination: Address) -> None:
         self._check_open()
@@ -219,20 +247,8 @@ class SimulatedTransport:
         if len(payload) > limit:
             raise os_error(errno.EMSGSIZE)
         if self.local is None:
-            self.network.ports.bind(self, None, 0, "")
-        self.network.transmit_locked(
-            self, (self._source_for(host), self.port), destination, payload
-        )
-
-    def _source_for(self, destination: IPAddress) -> IPAddress:
-        # The source address the OS would pick: the bound one, else the loopback address
-        # of the destination's family (Linux routes every 127/8 address from 127.0.0.1).
-        local = self.local
-        if local is not None and not self.wildcard:
-            if local.version != destination.version:
-                raise os_error(errno.ENETUNREACH)
-            return local
-        return IPV4_LOOPBACK if destination.version == 4 else IPV6_LOOPBACK
+            self.host.ports.bind(self, None, 0, "")
+        self.network.transmit_locked(self, destination, payload)
 
     def _update_signal(self) -> None:
         # One byte in the pipe exactly while there is something to read.

@@ -346,7 +346,7 @@ def _event_line(
 ) -> str:
     ns, kind, details = event
     if kind == "send":
-        seq, src, sport, dst, dport, _size, fate, reason, delays, reordered = details
+        seq, src, sport, dst, dport, _size, fate, reason, delays, reordered = details[:10]
         record = records.get(seq)
         payload = f" {_preview(record.payload)}" if record is not None else ""
         what = fate + (f" ({reason})" if reason else "")
@@ -354,10 +354,13 @@ def _event_line(
             what += f", delay {'/'.join(f'{d:g}' for d in delays)} ms"
         if reordered:
             what += ", reordered"
+        receiver = details[10] if len(details) > 10 and details[10] else None
+        if receiver:
+            what += f", to host {receiver}"
         mark = "*" if seq in faulted else " "
         return f"  {mark} {_ms(ns)} send #{seq} {src}:{sport} → {dst}:{dport}{payload}: {what}"
     if kind == "arrive":
-        seq, copy, outcome, _count, out_of_order = details
+        seq, copy, outcome, _count, out_of_order = details[:5]
         late = ", out of order" if out_of_order else ""
         return f"    {_ms(ns)} arrive #{seq} copy {copy}: {outcome}{late}"
     return f"    {_ms(ns)} {kind} {' '.join(str(part) for part in details)}"
