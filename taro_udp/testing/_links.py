@@ -15,9 +15,10 @@ follow from the sends and the virtual clock, and replay as they are.
 from __future__ import annotations
 
 import collections
+import ipaddress
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Deque, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
 
 from ._addressing import Address
 from ._faults import PartitionSpec, _matches, _probability, as_spec
@@ -230,33 +231,65 @@ class ScheduledPartition:
         return forward or (self.both and backward)
 
 
+# One side of a per-link model: a host (its addresses), a subnet ("192.168.1.0/24") or an
+# address ("127.0.0.2").
+Side = Union[str, Any]
+
+
+def _networks(side: Side) -> Tuple[Any, ...]:
+    addresses = getattr(side, "addresses", None)
+    if addresses is not None and not isinstance(side, str):  # a Host of the network
+        texts = [text.split("/")[0] for text in addresses]
+    elif isinstance(side, str):
+        texts = [side]
+    else:
+        raise TypeError(f"a link's end is an address, a subnet or a host, got {side!r}")
+    found = []
+    for text in texts:
+        network = ipaddress.ip_network(text, strict=False)
+        if isinstance(network, ipaddress.IPv6Network) and "/" not in text:
+            mapped = network.network_address.ipv4_mapped
+            if mapped is not None:
+                network = ipaddress.ip_network(mapped)
+        found.append(network)
+    return tuple(found)
+
+
+def _inside(address: Any, networks: Tuple[Any, ...]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
 class Links:
-    """The link models of one network: ``default``, per host pair, and their state."""
+    """The link models of one network: ``default``, per host pair or subnet, and state."""
 
     def __init__(self, default: Optional[Link] = None) -> None:
         self.default = default
-        self._pairs: Dict[Tuple[object, object], Link] = {}
+        self._rules: List[Tuple[Tuple[Any, ...], Tuple[Any, ...], Link]] = []  # a, b, link
         self.partitions: List[ScheduledPartition] = []
         self.bad_state: Dict[Tuple[object, object], bool] = {}
         self._streams: Dict[Tuple[Address, Address, str], random.Random] = {}
         # Per direction: arrival-at-the-far-end times (ms) of what is in the queue.
         self._queues: Dict[Tuple[object, object], Deque[float]] = {}
 
-    def set(self, a: str, b: str, link: Optional[Link], *, both: bool = True) -> None:
-        """Model traffic from host ``a`` to host ``b`` (and back, ``both``); None: the default."""
-        first, second = as_spec(a)[0], as_spec(b)[0]
-        for key in [(first, second)] + ([(second, first)] if both else []):
-            if link is None:
-                self._pairs.pop(key, None)
-            else:
-                self._pairs[key] = link
+    def set(self, a: Side, b: Side, link: Optional[Link], *, both: bool = True) -> None:
+        """Model traffic from ``a`` to ``b`` (and back, ``both``) with ``link``.
+
+        ``a`` and ``b`` are each an address (``"127.0.0.2"``), a subnet
+        (``"192.168.1.0/24"``) or a host (``network.add_host(...)``). The latest rule that
+        matches a datagram wins; ``link=None`` removes the rules between ``a`` and ``b``.
+        """
+        first, second = _networks(a), _networks(b)
+        pairs = [(first, second)] + ([(second, first)] if both else [])
+        self._rules = [rule for rule in self._rules if (rule[0], rule[1]) not in pairs]
+        if link is not None:
+            self._rules.extend((x, y, link) for x, y in pairs)
 
     def model_for(self, source: Address, destination: Address) -> Optional[Link]:
         """The link that carries ``source`` -> ``destination``."""
-        if self._pairs:
-            link = self._pairs.get((source[0], destination[0]))
-            if link is not None:
-                return link
+        for first, second, link in reversed(self._rules):
+            if _inside(source[0], first) and _inside(destination[0], second):
+                found: Link = link
+                return found
         return self.default
 
     def stream(
@@ -289,11 +322,7 @@ class Links:
         link = self.model_for(source, destination)
         if link is None or link.bandwidth is None:
             return 0.0
-        key = (
-            (source[0], destination[0])
-            if self._pairs.get((source[0], destination[0]))
-            else ("*", "*")
-        )
+        key = (source[0], destination[0])  # one queue per direction between two addresses
         queue = self._queues.setdefault(key, collections.deque())
         while queue and queue[0] <= now_ms:
             queue.popleft()

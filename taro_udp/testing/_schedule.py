@@ -240,7 +240,7 @@ class RandomDecider(Decider):
         fate.reordered = u_reorder < reorder
         if link is not None:
             fate.payload = link.mangle(network, source, destination, datagram.payload, fate, seq)
-        fate.decisions.extend(_decisions_of(seq, fate))
+        fate.decisions = _decisions_of(seq, fate)
         return fate
 
 
