@@ -18,6 +18,7 @@ import logging
 import posixpath
 import sys
 import threading
+import typing
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
@@ -26,9 +27,13 @@ from urllib.parse import parse_qsl
 import taro_udp
 from taro_udp import _clock, _log, _loop
 
+from . import _netinfo
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError
+
+if typing.TYPE_CHECKING:
+    from ..testing._hosts import Host
 
 __all__ = ["ConsoleLine", "JSRuntime", "Page"]
 
@@ -97,7 +102,9 @@ class JSRuntime:
     failure) and the runtime goes on. ``on_console(line)`` sees every console line as it
     is written (on the event thread); they are also kept in ``console`` and logged on
     the ``taro_udp.js`` logger. ``timeout`` bounds how long a method called from another
-    thread waits for the event thread.
+    thread waits for the event thread. ``host`` (a ``SimulatedNetwork`` host) runs the
+    script on that host: its sockets are the host's, and ``wx.getLocalIPAddress``,
+    ``wx.getNetworkType`` and ``wx.onNetworkStatusChange`` follow its links.
     """
 
     def __init__(
@@ -108,6 +115,7 @@ class JSRuntime:
         memory_limit: Optional[int] = 256 * 1024 * 1024,
         on_console: Optional[Callable[[ConsoleLine], object]] = None,
         timeout: float = 30.0,
+        host: Optional[Host] = None,
     ) -> None:
         self.root = Path(root).resolve() if root is not None else None
         self.timeout = timeout
@@ -137,6 +145,7 @@ class JSRuntime:
         }
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
+        _netinfo.install(self, host)  # the simulated host's network APIs (host=, or a LAN)
 
     def _create(self, script_timeout: float, memory_limit: Optional[int]) -> None:
         self._engine = Engine(

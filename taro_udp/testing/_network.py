@@ -275,7 +275,7 @@ class SimulatedNetwork(Faults):
 
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
         """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
-        if self.records:
+        if self.records and self._active:  # (before, the clock is not the network's yet)
             self._trace_locked("link", host.name, tuple(str(a.interface) for a in host.attachments))
         listeners = host.network_listeners_locked()
         if listeners:
@@ -412,16 +412,21 @@ class SimulatedNetwork(Faults):
         ``view="sent"``: every datagram once, at its send time, dropped ones included
         (``datagrams`` says what became of each). ``view="delivered"``: every copy that
         reached a socket, in arrival order, at its arrival time (duplicates twice,
-        reordering and delays visible, drops absent).
+        reordering and delays visible, drops absent). Addresses are the real ones: a
+        broadcast on a LAN is written once in ``"sent"`` (once per receiving host in
+        ``"delivered"``), and a datagram a NAT router rewrote shows the sender's header
+        in ``"sent"``, the receiver's in ``"delivered"``.
         """
         with self.lock:
             datagrams = list(self._datagrams)
             deliveries = list(self._deliveries)
-        if view == "sent":
-            packets = [self._packet(record, record.time) for record in datagrams]
-        elif view == "delivered":
+        if view == "sent":  # a broadcast once, as on the wire, not once per receiver
             packets = [
-                self._packet(datagrams[arrival.seq], arrival.time)
+                self._packet(record, record.time) for record in datagrams if record.first is None
+            ]
+        elif view == "delivered":  # as each receiver got it (after NAT)
+            packets = [
+                self._packet(datagrams[arrival.seq], arrival.time, received=True)
                 for arrival in deliveries
                 if arrival.outcome == _records.OUTCOME_DELIVERED
             ]
@@ -431,13 +436,16 @@ class SimulatedNetwork(Faults):
             return _pcap.write_pcap_file(stream, packets)
 
     @staticmethod
-    def _packet(record: DatagramRecord, when: float) -> _pcap.Packet:
+    def _packet(record: DatagramRecord, when: float, received: bool = False) -> _pcap.Packet:
+        source, destination = record.source, record.destination
+        if received and record.translated is not None:
+            source, destination = record.translated
         return _pcap.Packet(
             time=when,
-            source=ipaddress.ip_address(record.source[0]),
-            source_port=record.source[1],
-            destination=ipaddress.ip_address(record.destination[0]),
-            destination_port=record.destination[1],
+            source=ipaddress.ip_address(source[0]),
+            source_port=source[1],
+            destination=ipaddress.ip_address(destination[0]),
+            destination_port=destination[1],
             payload=record.payload,
             ttl=record.ttl,
             ident=record.seq,

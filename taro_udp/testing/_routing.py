@@ -120,6 +120,9 @@ def routes_locked(
         target = subnet.by_address.get(ip)
         if target is None:
             return source, [Route(None, UNICAST, source, destination, (out,))]
+        nat = target.host.nat
+        if nat is not None and target is nat.outside:  # to a NAT router: translated back in
+            return source, [_forward(target, source, destination, (out, target), 1)]
         return source, [Route(target.host, UNICAST, source, destination, (out, target))]
     gateway = subnet.gateway
     assert gateway is not None  # _out_interface picked a subnet with one
