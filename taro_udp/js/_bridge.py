@@ -42,6 +42,9 @@ class Bridge:
         self._enter = enter
         self._ids = itertools.count(1)
         self.sockets: Dict[int, UDPSocket] = {}
+        # Closed sockets whose JS object is still alive: methods called on it report as
+        # the core reports them; dropped when JS says the object is garbage ("release").
+        self.closed: Dict[int, UDPSocket] = {}
         self._listeners: Dict[Tuple[int, str, int], Callable[[Any], None]] = {}
         self.timers: Dict[int, int] = {}  # JS timer id -> taro_udp timer id
 
@@ -51,11 +54,39 @@ class Bridge:
         sock = taro_udp.create_udp_socket(kind)
         sock_id = next(self._ids)
         self.sockets[sock_id] = sock
-        sock.onClose(lambda _res: self.sockets.pop(sock_id, None))
+        sock.onClose(self._close_hook(sock_id))
         return sock_id
 
+    def _close_hook(self, sock_id: int) -> Callable[[Any], None]:
+        def closed(_res: Any) -> None:
+            sock = self.sockets.pop(sock_id, None)
+            if sock is not None:
+                self.closed[sock_id] = sock
+                # After this close event has reached every listener (JS ones included).
+                taro_udp.call_soon(self._forget_listeners, sock_id)
+
+        return closed
+
+    def _forget_listeners(self, sock_id: int) -> None:
+        # Nothing can call a closed socket's message, listening or close listeners:
+        # release them on both sides. Its error listeners stay (see the prelude).
+        sock = self.closed.get(sock_id)
+        for key in [key for key in self._listeners if key[0] == sock_id and key[1] != "error"]:
+            listener = self._listeners.pop(key)
+            if sock is not None:
+                getattr(sock, _EVENTS[key[1]][1])(listener)
+        self._enter("closed", sock_id)
+
+    def release(self, sock_id: int) -> None:
+        """JS no longer holds the closed socket ``sock_id``: forget it."""
+        self.closed.pop(sock_id, None)
+        for key in [key for key in self._listeners if key[0] == sock_id]:
+            del self._listeners[key]
+
     def _socket(self, sock_id: object) -> UDPSocket:
-        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        sock = None
+        if type(sock_id) is int:
+            sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
         if sock is None:
             raise TypeError("not a UDPSocket of this runtime")
         return sock
@@ -101,32 +132,45 @@ class Bridge:
         self._socket(sock_id).setTTL(ttl)
 
     def close(self, sock_id: int) -> None:
-        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        sock = None
+        if type(sock_id) is int:
+            sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
         if sock is not None:
             sock.close()
 
     def on(self, sock_id: int, event: str, fn_id: int) -> None:
         sock = self._socket(sock_id)
         add, _ = _EVENTS[event]
-        listener = self._listener(event, fn_id)
+        listener = self._listener(sock_id, event, fn_id)
         self._listeners[(sock_id, event, fn_id)] = listener
         getattr(sock, add)(listener)
 
     def off(self, sock_id: int, event: str, fn_id: Optional[int]) -> None:
-        sock = self.sockets.get(sock_id)
+        sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
         _, remove = _EVENTS[event]
         if fn_id is None:
+            # JS's off<Event>() with no argument removes the JS listeners only, one by
+            # one: the bridge's own close hook stays on the socket.
             for key in [key for key in self._listeners if key[:2] == (sock_id, event)]:
-                del self._listeners[key]
-            if sock is not None:
-                getattr(sock, remove)()
+                every = self._listeners.pop(key)
+                if sock is not None:
+                    getattr(sock, remove)(every)
             return
         listener = self._listeners.pop((sock_id, event, fn_id), None)
         if listener is not None and sock is not None:
             getattr(sock, remove)(listener)
 
-    def _listener(self, event: str, fn_id: int) -> Callable[[Any], None]:
+    def _listener(self, sock_id: int, event: str, fn_id: int) -> Callable[[Any], None]:
         enter = self._enter
+        if event == "error":
+
+            def on_error(res: Any) -> None:
+                if sock_id in self.closed:  # held by the closed JS socket, not by id
+                    enter("fireClosed", sock_id, fn_id, json.dumps(res))
+                else:
+                    enter("fire", fn_id, json.dumps(res), None)
+
+            return on_error
         if event == "message":
 
             def on_message(res: Any) -> None:
@@ -168,6 +212,7 @@ class Bridge:
         self.timers.clear()
         sockets: List[UDPSocket] = list(self.sockets.values())
         self.sockets.clear()
+        self.closed.clear()
         self._listeners.clear()
         for sock in sockets:
             sock.close()

@@ -13,21 +13,25 @@ one they post the work to the event thread and wait for its result (``timeout``)
 from __future__ import annotations
 
 import base64
+import collections
+import hashlib
 import json
 import logging
+import os
 import posixpath
 import sys
 import threading
 import typing
+import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
 from urllib.parse import parse_qsl
 
 import taro_udp
 from taro_udp import _clock, _log, _loop
 
-from . import _netinfo
+from . import _netinfo, _options
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError
@@ -49,8 +53,11 @@ _LEVELS = {
     "debug": logging.DEBUG,
 }
 CONSOLE_LOGGER = "taro_udp.js"
+# What ``JSRuntime.console`` keeps: the last lines, and this much text at most (chars).
+CONSOLE_LIMIT = 1000
+CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
-_EVENT_OPS = frozenset({"fire", "result", "timer"})
+_EVENT_OPS = frozenset({"fire", "fireClosed", "closed", "result", "timer"})
 
 
 class ConsoleLine(NamedTuple):
@@ -59,6 +66,11 @@ class ConsoleLine(NamedTuple):
 
     level: str
     text: str
+
+
+def _random_bytes(count: int) -> str:
+    # crypto.getRandomValues with no simulated network: the OS's random bytes.
+    return base64.b64encode(os.urandom(count)).decode("ascii")
 
 
 def _date_now() -> float:
@@ -93,18 +105,42 @@ def _from_js(value: Any) -> Any:
     return value
 
 
+# Runtimes made so far on each simulated network: the second runtime of a test gets
+# other numbers than the first, the same ones in every run.
+_made_on: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+
+
+def _random_seed() -> Optional[str]:
+    """The seed of ``Math.random`` (128 bits, hex): from the active simulated network's
+    seed, or ``None`` (the engine's own) when there is none."""
+    network_module = sys.modules.get("taro_udp.testing._network")
+    if network_module is None:  # never imported: no simulated network can be active
+        return None
+    network = network_module.active_network()
+    if network is None:
+        return None
+    index = _made_on.get(network, 0)
+    _made_on[network] = index + 1
+    text = f"taro_udp.js Math.random|{network.seed!r}|{index}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 class JSRuntime:
     """A JS context with the mini-program globals around UDP, on the event thread.
 
-    ``root`` is the project's folder (``require`` and pages resolve in it).
-    ``script_timeout`` (seconds of wall clock) bounds each entry into JS: a script still
-    running then is interrupted (``RunawayScriptError``, or reported as a listener
-    failure) and the runtime goes on. ``on_console(line)`` sees every console line as it
-    is written (on the event thread); they are also kept in ``console`` and logged on
-    the ``taro_udp.js`` logger. ``timeout`` bounds how long a method called from another
-    thread waits for the event thread. ``host`` (a ``SimulatedNetwork`` host) runs the
-    script on that host: its sockets are the host's, and ``wx.getLocalIPAddress``,
-    ``wx.getNetworkType`` and ``wx.onNetworkStatusChange`` follow its links.
+    ``root`` is the project's folder (``require`` and pages resolve in it; it must
+    exist). ``script_timeout`` (seconds of wall clock, positive and finite) bounds each
+    entry into JS, nested ones included: a script still running then is interrupted
+    (``RunawayScriptError``, or reported as a listener failure) and the runtime goes on.
+    ``memory_limit`` (bytes, or ``None``) bounds the JS heap. ``on_console(line)`` sees
+    every console line as it is written (on the event thread); they are also logged on
+    the ``taro_udp.js`` logger, and the last ``console_limit`` of them (1 MiB of text at
+    most) are kept in ``console``. ``timeout`` bounds how long a method called from
+    another thread waits for the event thread. ``host`` (a ``SimulatedNetwork`` host)
+    runs the script on that host: its sockets are the host's, and
+    ``wx.getLocalIPAddress``, ``wx.getNetworkType`` and ``wx.onNetworkStatusChange``
+    follow its links. A bad argument raises ``TypeError`` or ``ValueError`` (a missing
+    root ``FileNotFoundError``) here, naming it.
     """
 
     def __init__(
@@ -116,10 +152,19 @@ class JSRuntime:
         on_console: Optional[Callable[[ConsoleLine], object]] = None,
         timeout: float = 30.0,
         host: Optional[Host] = None,
+        console_limit: int = CONSOLE_LIMIT,
     ) -> None:
-        self.root = Path(root).resolve() if root is not None else None
-        self.timeout = timeout
-        self.console: List[ConsoleLine] = []
+        self.root = _options.project_root(root)
+        script_timeout = _options.seconds("script_timeout", script_timeout)
+        memory_limit = _options.memory_limit(memory_limit)
+        self.timeout = _options.seconds("timeout", timeout)
+        if on_console is not None and not callable(on_console):
+            raise TypeError("on_console must be callable or None")
+        # The last lines only: a script that logs forever must not grow the host.
+        self.console: Deque[ConsoleLine] = collections.deque(
+            maxlen=_options.console_limit(console_limit)
+        )
+        self._console_chars = 0
         self._on_console = on_console
         self._stubs: Dict[str, Callable[..., Any]] = {}
         self._watchers: List[Callable[[], None]] = []
@@ -135,6 +180,7 @@ class JSRuntime:
             "connect": self._bridge.connect,
             "setTTL": self._bridge.setTTL,
             "close": self._bridge.close,
+            "release": self._bridge.release,
             "on": self._bridge.on,
             "off": self._bridge.off,
             "setTimer": self._bridge.setTimer,
@@ -142,6 +188,8 @@ class JSRuntime:
             "console": self._console,
             "resolve": self._resolve,
             "stub": self._call_stub,
+            "hint": self._hint,
+            "randomBytes": _random_bytes,
         }
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
@@ -151,6 +199,9 @@ class JSRuntime:
         self._engine = Engine(
             self._host, _date_now, _clock.performance_now, script_timeout, memory_limit
         )
+        seed = _random_seed()
+        if seed is not None:
+            self._engine.call("seed", seed)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -174,7 +225,9 @@ class JSRuntime:
         if _loop.in_event_thread():
             return work(*args)
         box = _Box()
-        taro_udp.call_soon(box.run, work, args)
+        # OSError at once when the event thread cannot start (no fd left): nothing would
+        # ever run the work, and waiting ``timeout`` for it would only hide the cause.
+        _loop.call_soon_or_raise(box.run, work, args)
         clock: Any = _clock.current
         if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
             clock.run_until(box.done.is_set, None, "the JS call")
@@ -227,10 +280,22 @@ class JSRuntime:
 
     def _console(self, level: str, text: str) -> None:
         line = ConsoleLine(level, text)
-        self.console.append(line)
+        self._keep(line)
         self._logger.log(_LEVELS.get(level, logging.INFO), "%s", text)
         if self._on_console is not None:
             self._on_console(line)
+
+    def _keep(self, line: ConsoleLine) -> None:
+        history = self.console
+        if history.maxlen == 0:
+            return
+        if len(history) == history.maxlen:
+            self._console_chars -= len(history[0].text)
+        history.append(line)
+        self._console_chars += len(line.text)
+        # ...and no more than CONSOLE_CHARS of text (the newest line is always kept).
+        while self._console_chars > CONSOLE_CHARS and len(history) > 1:
+            self._console_chars -= len(history.popleft().text)
 
     def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
         if self.root is None:
@@ -239,17 +304,40 @@ class JSRuntime:
         relative = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
         if relative == ".." or relative.startswith("../"):
             raise FileNotFoundError(f"require: {path!r} is outside the project root")
-        for candidate in (relative, relative + ".js", relative + ".json", relative + "/index.js"):
+        candidates = [] if relative == "." else [relative, relative + ".js", relative + ".json"]
+        candidates.append(posixpath.join(relative, "index.js"))
+        for candidate in candidates:
             file = self.root / candidate
-            if file.is_file():
-                return {
-                    "path": candidate,
-                    "dir": posixpath.dirname(candidate),
-                    "source": file.read_text(encoding="utf-8"),
-                }
+            if not file.is_file():
+                continue
+            # One module per file, named by its real path (as Node does), which must be
+            # inside the root: a symlink in the project may point anywhere.
+            real = file.resolve()
+            if not real.is_relative_to(self.root):
+                raise FileNotFoundError(
+                    f"require: {path!r} is outside the project root (a link to {real})"
+                )
+            name = real.relative_to(self.root).as_posix()
+            return {
+                "path": name,
+                "dir": posixpath.dirname(name),
+                "source": real.read_text(encoding="utf-8"),
+            }
         if optional:
             return None
         raise FileNotFoundError(f"Cannot find module '{path}' from '/{directory}'")
+
+    def _hint(self, name: str) -> None:
+        # The first read of an absent wx API (feature detection, or a call about to fail
+        # with "wx.x is not a function"): say once how to provide it.
+        self._logger.warning(
+            "wx.%s is not provided by taro_udp.js (it reads as undefined); if the "
+            "program needs it, provide it with runtime.stub(%r, fn) or "
+            "runtime.stub(%r, js='...')",
+            name,
+            name,
+            name,
+        )
 
     def _call_stub(self, name: str, args: List[Any]) -> Any:
         stub = self._stubs.get(name)
@@ -310,13 +398,20 @@ class JSRuntime:
         return self._enter(op, *args)
 
     def stub(
-        self, name: str, fn: Optional[Callable[..., Any]] = None, *, js: Optional[str] = None
+        self,
+        name: str,
+        fn: Optional[Callable[..., Any]] = None,
+        *,
+        js: Optional[str] = None,
+        sync: Optional[bool] = None,
     ) -> None:
         """Provide ``wx.<name>``, with a Python function or with JS source.
 
         A Python ``fn`` gets the JS arguments as Python values (functions left out) and
-        returns a JSON-able value. For a ``...Sync`` API the value is returned to JS (an
-        exception is thrown there as an ``Error``); for any other, the JS callbacks run
+        returns a JSON-able value. For a synchronous API (``sync=True``; by default, a
+        name ending in ``Sync``) the value is returned to JS (an exception is thrown
+        there as an ``Error``): ``stub("canIUse", fn, sync=True)``. For any other, the JS
+        callbacks run
         as WeChat runs them: ``success(value)`` (``{"errMsg": "<name>:ok"}`` for
         ``None``) or ``fail({"errMsg": "<name>:fail <exception text>"})``, then
         ``complete``; with no callback the call returns a Promise. ``js`` is the source of
@@ -324,14 +419,19 @@ class JSRuntime:
         """
         if (fn is None) == (js is None):
             raise TypeError("stub() takes a Python function or js= source, one of them")
+        if not isinstance(name, str) or not name:
+            raise TypeError("stub() name must be a non-empty str")
+        if sync is not None and type(sync) is not bool:
+            raise TypeError("stub() sync must be True, False or None")
         if fn is not None:
             if not callable(fn):
                 raise TypeError("stub() fn must be callable")
             self._stubs[name] = fn
-        self._on_loop(self._call, "stub", name, js)
+        blocking = name.endswith("Sync") if sync is None else sync
+        self._on_loop(self._call, "stub", name, js, blocking)
 
     def unstub(self, name: str) -> None:
-        """Take ``wx.<name>`` away again: calling it throws ``TypeError`` once more."""
+        """Take ``wx.<name>`` away again: absent once more (or the runtime's own API)."""
         self._stubs.pop(name, None)
         self._on_loop(self._call, "unstub", name)
 
