@@ -236,7 +236,8 @@ def test_pytest_swarm_reports_seed_mix_assertion_replay_and_shrunk_schedule(
     assert "AssertionError at " in text
     assert "got b'ACK" in text
     assert f"replay: pytest --taro-udp-seed {seed.group(1)} test_inner.py::test_buggy" in text
-    shrunk = re.search(r"shrunk from \d+ to ([12]) fault decisions? in \d+ runs: (.+)", text)
+    shrunk_line = r"shrunk from \d+ to ([12]) fault decisions? in \d+ runs \(ddmin\): (.+)"
+    shrunk = re.search(shrunk_line, text)
     assert shrunk is not None, text
     assert "@pytest.mark.taro_udp_replay(" in text
     assert text.count("replay: pytest") == 1  # the passing test prints none
@@ -299,3 +300,15 @@ def test_pytest_swarm_markers_opt_out_fixed_parameters_and_sometimes(
     assert "'the retry path ran' held in none of the 7 runs" in text
     assert "test_inner.py::test_never_retried: 7 runs, 0 failed" in text
     assert "test_opted_out" not in text.split("taro_udp swarm")[-1]
+
+
+def test_the_hypothesis_engine_shrinks_the_same_failure_too() -> None:
+    swarm = Swarm(buggy_routine)
+    failing = swarm.run(200).failures[0]
+    assert failing.failure is not None
+    shrunk, final = swarm.shrink(failing, engine="hypothesis", budget=300)
+    assert 1 <= len(shrunk.schedule) <= 2, shrunk
+    assert final.failure is not None
+    assert final.failure.signature == failing.failure.signature
+    with pytest.raises(ValueError, match='engine must be "ddmin" or "hypothesis"'):
+        swarm.shrink(failing, engine="delta")

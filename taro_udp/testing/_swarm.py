@@ -252,8 +252,13 @@ class Swarm:
         chosen = list(seeds) if seeds is not None else list(range(1, runs + 1))
         return SwarmReport([self.run_one(seed) for seed in chosen])
 
-    def shrink(self, result: RunResult, *, budget: int = 2000) -> Tuple[Shrunk, RunResult]:
-        """Minimise ``result``'s schedule; return it and the run of the shrunk schedule."""
+    def shrink(
+        self, result: RunResult, *, budget: int = 2000, engine: str = "ddmin"
+    ) -> Tuple[Shrunk, RunResult]:
+        """Minimise ``result``'s schedule; return it and the run of the shrunk schedule.
+
+        ``engine``: ``"ddmin"`` or ``"hypothesis"`` (see ``taro_udp.testing._shrink``).
+        """
         if result.failure is None:
             raise ValueError("only a failing run can be shrunk")
         wanted = result.failure.signature
@@ -266,7 +271,7 @@ class Swarm:
             last[run.schedule] = run
             return run.schedule
 
-        shrunk = shrink(result.schedule, attempt, budget=budget)
+        shrunk = shrink(result.schedule, attempt, budget=budget, engine=engine)
         final = last.get(shrunk.schedule) or self.run_one(result.seed, shrunk.schedule)
         return shrunk, final
 

@@ -261,14 +261,16 @@ def _failure_text(item: pytest.Item, report: SwarmReport, result: RunResult, pla
         last[run.schedule] = run
         return run.schedule
 
-    shrunk = shrink(result.schedule, attempt, budget=SHRINK_BUDGET)
+    engine = item.config.getoption("taro_udp_shrink", "ddmin")
+    shrunk = shrink(result.schedule, attempt, budget=SHRINK_BUDGET, engine=engine)
     final = last.get(shrunk.schedule)
     if final is None:
         _, final = _run_item(item, _Run(int(result.seed), result.mix, shrunk.schedule))
     count = len(shrunk.schedule)
     lines.append(
         f"shrunk from {len(result.schedule)} to {count} fault decision{'s' if count != 1 else ''} "
-        f"in {shrunk.runs} runs: {shrunk.schedule or '(none: it fails without faults)'}"
+        f"in {shrunk.runs} runs ({engine}): "
+        f"{shrunk.schedule or '(none: it fails without faults)'}"
     )
     lines.extend("  " + line for line in describe(final).splitlines())
     lines.append("save it as a regression test:")

@@ -82,6 +82,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="taro_udp_seed",
         help="replay run S of a swarm: its seed and fault mix, under virtual time",
     )
+    group.addoption(
+        "--taro-udp-shrink",
+        choices=("ddmin", "hypothesis"),
+        default="ddmin",
+        dest="taro_udp_shrink",
+        help="how a swarm shrinks a failing schedule (default ddmin; hypothesis: slower, "
+        "sometimes smaller)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
