@@ -256,10 +256,10 @@ def test_pytest_swarm_reports_seed_mix_assertion_replay_and_shrunk_schedule(
     # The shrunk schedule, saved as a regression test, fails the same way.
     inner.makepyfile(
         test_regression=f"""
-        import pytest
         import retry_routine
+        from taro_udp.testing import replay
 
-        @pytest.mark.taro_udp_replay("{shrunk.group(2)}", seed={seed.group(1)})
+        @replay("{shrunk.group(2)}", seed={seed.group(1)})
         def test_regression(virtual_network):
             retry_routine.buggy_routine(virtual_network)
             assert False, "not reached"
@@ -292,10 +292,17 @@ def test_pytest_swarm_markers_opt_out_fixed_parameters_and_sometimes(
         def test_never_retried(virtual_network):
             sometimes(lambda: False, "the retry path ran")
             retry_routine.correct_routine(virtual_network)
+
+        @pytest.mark.taro_udp_swarm(kinds=("lag",))
+        def test_bad_marker(virtual_network):
+            pass
         """
     )
     result = inner.runpytest("-p", PLUGIN, "--taro-udp-swarm", "50")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ValueError: @pytest.mark.taro_udp_swarm: unknown fault kinds ?'lag'?*"]
+    )
     text = result.stdout.str()
     assert "'the retry path ran' held in none of the 7 runs" in text
     assert "test_inner.py::test_never_retried: 7 runs, 0 failed" in text

@@ -78,6 +78,7 @@ class _Capture:
 _RUN = pytest.StashKey[_Run]()
 _CAPTURE = pytest.StashKey[_Capture]()
 _SUMMARY = pytest.StashKey[List[str]]()
+_PLAN_ERROR = pytest.StashKey[ValueError]()
 
 
 def replay(schedule: Union[str, Schedule], seed: Optional[int] = None) -> pytest.MarkDecorator:
@@ -119,6 +120,9 @@ def plan_for(item: pytest.Item) -> Optional[Plan]:
 def network_options(request: pytest.FixtureRequest, options: Dict[str, Any]) -> Dict[str, Any]:
     """The network fixture's arguments for this run of the test (swarm, seed, replay)."""
     item = request.node
+    error = item.stash.get(_PLAN_ERROR, None)
+    if error is not None:  # a bad taro_udp_swarm marker: the test errors, saying why
+        raise error
     run = item.stash.get(_RUN, None)
     if run is None:
         seed = request.config.getoption("taro_udp_seed", None)
@@ -196,7 +200,11 @@ def _replay_command(item: pytest.Item, seed: int) -> str:
 def protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
     """Run a swarmable test under ``--taro-udp-swarm N`` (None: not swarmed here)."""
     wanted = item.config.getoption("taro_udp_swarm", 0)
-    plan = plan_for(item) if wanted else None
+    try:
+        plan = plan_for(item) if wanted else None
+    except ValueError as exc:  # run once normally: the fixture raises it (setup error)
+        item.stash[_PLAN_ERROR] = ValueError(f"@pytest.mark.taro_udp_swarm: {exc}")
+        return None
     if plan is None:
         return None
     runs = plan.runs or wanted
