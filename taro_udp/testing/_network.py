@@ -122,8 +122,14 @@ class SimulatedNetwork(Faults):
 
     ``virtual_time=True`` installs a ``VirtualClock`` (``network.clock``) for as long as
     the network is active: see ``taro_udp.testing.VirtualClock``. ``records=False``
-    keeps no ``datagrams``, ``deliveries`` or ``trace`` (each record costs about 1.4 KiB),
-    for long soak runs whose memory must stay flat.
+    keeps no ``datagrams``, ``deliveries``, ``trace`` or ``schedule`` (each record costs
+    about 1.4 KiB), for long soak runs whose memory must stay flat.
+
+    Every fault decision goes through ``decider`` (default: ``RandomDecider``, the seeded
+    draws above) and is recorded in ``schedule``; ``schedule="#4 lose; #7 delay 150"``
+    replays one instead (see ``taro_udp.testing.Schedule``). ``link`` is the network's
+    link model (``taro_udp.testing.Link``); ``links`` holds per-pair models and
+    partitions scheduled in virtual time.
     """
 
     def __init__(
