@@ -2,7 +2,8 @@
 
     python bench/virtual.py retry --runs 20
     python bench/virtual.py heartbeat --minutes 60 --mark 10 [--budget 25]
-    python bench/virtual.py lan --devices 1000 --rounds 5 [--profile FILE]
+    python bench/virtual.py lan --devices 1000 --rounds 5 [--hosts] [--profile FILE]
+    python bench/virtual.py lan-compare --baseline-lib ../main [--repeats 3]
 
 Each prints ``RESULT <json>``. Only the simulated network is used (OS sockets are refused
 under virtual time). Wall time is ``time.perf_counter()``, CPU is ``time.process_time()``
@@ -309,16 +310,33 @@ def raise_nofile(needed: int) -> int:
     return target
 
 
-def bench_lan(devices: int, rounds: int, profile: Optional[str] = None) -> Dict[str, Any]:
-    """``devices`` devices (wildcard + reuseAddr, one port) answer ``rounds`` broadcasts."""
+def device_address(index: int) -> str:
+    """The LAN address of device ``index`` on 10.0.0.0/16 (the phone is 10.0.0.1)."""
+    return f"10.0.{index // 250 + 1}.{index % 250 + 2}/16"
+
+
+def bench_lan(
+    devices: int, rounds: int, profile: Optional[str] = None, hosts: bool = False
+) -> Dict[str, Any]:
+    """``devices`` devices (wildcard + reuseAddr, one port) answer ``rounds`` broadcasts.
+
+    ``hosts``: every device on its own host of one /16 LAN with the phone (0.3.0's
+    simulated LAN), so every device draws its own fate for every probe; otherwise all on
+    the loopback host, one fate per probe (0.2.0's only way).
+    """
     raise_nofile(2 * devices + 256)  # each simulated socket has a pipe (two fds)
     answers: Dict[str, int] = {}
     heard = [0]  # probes the devices heard: counted here, the network's records may be off
-    with SimulatedNetwork(seed=3, loss=0.1, delay=(5, 50), virtual_time=True) as network:
+    lan: Dict[str, Any] = {"local_address": "10.0.0.1/16"} if hosts else {}
+    with SimulatedNetwork(seed=3, loss=0.1, delay=(5, 50), virtual_time=True, **lan) as network:
         setup = now()
         socks: List[taro_udp.UDPSocket] = []
         for index in range(devices):
-            sock = taro_udp.create_udp_socket(options={"reuseAddr": True})
+            if hosts:
+                with network.add_host(device_address(index)):
+                    sock = taro_udp.create_udp_socket(options={"reuseAddr": True})
+            else:
+                sock = taro_udp.create_udp_socket(options={"reuseAddr": True})
             reply = json.dumps({"type": "announce", "id": index}).encode()
 
             def on_probe(res: Any, sock: taro_udp.UDPSocket = sock, reply: bytes = reply) -> None:
@@ -376,6 +394,7 @@ def bench_lan(devices: int, rounds: int, profile: Optional[str] = None) -> Dict[
         teardown_cost = since(teardown)
     return {
         "devices": devices,
+        "hosts": hosts,
         "rounds": rounds,
         "virtual_ms": duration_ms,
         "wall_s": cost["wall_s"],
@@ -387,6 +406,53 @@ def bench_lan(devices: int, rounds: int, profile: Optional[str] = None) -> Dict[
         "setup_s": setup_cost["wall_s"],
         "teardown_s": teardown_cost["wall_s"],
     }
+
+
+def bench_lan_compare(devices: int, rounds: int, repeats: int, baseline: str) -> Dict[str, Any]:
+    """The LAN on hosts (this checkout) against 0.2.0's loopback LAN, in one session.
+
+    Each repeat runs, in its own process, 0.2.0's ``lan`` (``PYTHONPATH=baseline``) and
+    then this checkout's ``lan --hosts``: interleaved, so that the machine's load hits
+    both alike. Medians of the repeats; the ratio is CPU per delivered datagram.
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    runs: Dict[str, List[Dict[str, Any]]] = {"baseline": [], "hosts": []}
+    for _ in range(repeats):
+        for kind, lib, extra in (("baseline", baseline, []), ("hosts", here, ["--hosts"])):
+            env = dict(os.environ, PYTHONPATH=lib)
+            command = [sys.executable, __file__, "lan", f"--devices={devices}"]
+            done = subprocess.run(
+                [*command, f"--rounds={rounds}", *extra],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
+                check=True,
+                cwd=lib,
+            )
+            line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+            runs[kind].append(json.loads(line[len("RESULT ") :]))
+
+    def per_datagram_us(run: Dict[str, Any]) -> float:
+        return float(run["cpu_s"]) / max(1, int(run["delivered"])) * 1e6
+
+    summary: Dict[str, Any] = {"devices": devices, "rounds": rounds, "repeats": repeats}
+    for kind, results in runs.items():
+        summary[kind] = {
+            "wall_s": statistics.median(r["wall_s"] for r in results),
+            "cpu_us_per_delivered": statistics.median(per_datagram_us(r) for r in results),
+            "delivered": statistics.median(r["delivered"] for r in results),
+            "answered": min(r["answered"] for r in results),
+            "setup_s": statistics.median(r["setup_s"] for r in results),
+        }
+    summary["cpu_ratio"] = (
+        summary["hosts"]["cpu_us_per_delivered"] / summary["baseline"]["cpu_us_per_delivered"]
+    )
+    return summary
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -403,11 +469,22 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--devices", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--profile", help="write a cProfile of the event thread to this file")
+    p.add_argument("--hosts", action="store_true", help="every device on its own LAN host")
+    p = sub.add_parser("lan-compare")
+    p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--baseline-lib", required=True, help="directory holding taro_udp 0.2.0")
     args = parser.parse_args(argv)
     scenarios: Dict[str, Callable[[], Dict[str, Any]]] = {
         "retry": lambda: bench_retry(args.runs),
         "heartbeat": lambda: bench_heartbeat(args.minutes, args.mark, args.budget, args.profile),
-        "lan": lambda: bench_lan(args.devices, args.rounds, args.profile),
+        "lan": lambda: bench_lan(
+            args.devices, args.rounds, args.profile, getattr(args, "hosts", False)
+        ),
+        "lan-compare": lambda: bench_lan_compare(
+            args.devices, args.rounds, args.repeats, args.baseline_lib
+        ),
     }
     report(scenarios[args.scenario]())
 

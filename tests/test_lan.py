@@ -19,8 +19,7 @@ import pytest
 
 import taro_udp
 from taro_udp import OnMessageCallbackResult
-from taro_udp.testing import Recorder, SimulatedNetwork, SocketFactory
-from taro_udp.testing._hosts import Host
+from taro_udp.testing import Host, Recorder, SimulatedNetwork, SocketFactory
 from taro_udp.testing.plugin import udp_recorder, udp_socket_factory, virtual_network  # noqa: F401
 
 Factory = Callable[..., Recorder]
@@ -497,3 +496,50 @@ def test_the_pcap_of_a_lan_run_has_the_real_addresses(
     assert sorted(pairs[1:]) == [("192.168.1.50", "192.168.1.23"), ("192.168.1.51", "192.168.1.23")]
     sends = [event for event in virtual_network.trace if event[1] == "send"]
     assert [event[2][-1] for event in sends[:3]] == [None, "lamp", "plug"]
+
+
+def test_the_networks_fast_records_equal_the_dataclasses() -> None:
+    # The network builds its records without their __init__: they must be the same.
+    from dataclasses import fields
+
+    from taro_udp.testing import _records
+
+    values = (3, 1.5, ("10.0.0.1", 5), ("10.0.0.2", 6), b"x", 64, "delivered", None)
+    more = ((1.0,), False, "lamp", 1, (("1.1.1.1", 2), ("2.2.2.2", 3)))
+    assert _records.new_record(*values, *more) == _records.DatagramRecord(*values, *more)
+    assert len(values + more) == len(fields(_records.DatagramRecord))
+    delivery = (3, 0, 1.5, "delivered", 2, True)
+    assert _records.new_delivery(*delivery) == _records.Delivery(*delivery)
+    assert len(delivery) == len(fields(_records.Delivery))
+
+
+def test_the_readme_lan_example_runs() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### A simulated LAN")
+    body = readme.index("```python\n", start) + len("```python\n")
+    code = compile(readme[body : readme.index("```", body)], "README.md", "exec")
+    namespace: Dict[str, Any] = {}
+    exec(code, namespace)
+    assert namespace["heard"][0]["message"] == b"who is there"
+
+
+@pytest.mark.parametrize(
+    "virtual_network", [{"local_address": ["192.168.1.23/24", "fd00::23/64"]}], indirect=True
+)
+def test_ipv6_hosts_and_a_host_with_two_interfaces(
+    virtual_network: SimulatedNetwork, udp_socket_factory: SocketFactory, udp_recorder: Factory
+) -> None:
+    device = virtual_network.add_host("192.168.1.50/24", "fd00::50/64", name="dual")
+    heard = udp_recorder("heard")
+    with device:
+        sock = udp_socket_factory("udp6")
+    sock.onMessage(heard)
+    sock.bind(PORT)
+    phone = udp_socket_factory("udp6")
+    phone.send({"address": "fd00::50", "port": PORT, "message": "six"})
+    phone.send({"address": "192.168.1.50", "port": PORT, "message": "four"})
+    six, four = heard.wait_for(2)
+    assert (six["remoteInfo"]["address"], six["localInfo"]["address"]) == ("fd00::23", "fd00::50")
+    assert four["remoteInfo"]["address"] == "::ffff:192.168.1.23"
+    assert four["localInfo"]["address"] == "::ffff:192.168.1.50"
+    assert device.addresses == ["192.168.1.50/24", "fd00::50/64"]

@@ -63,10 +63,15 @@ def install(runtime: JSRuntime, host: Optional[Host]) -> None:
         info = chosen.network_info()
         if not info["localip"]:
             raise ConnectionError("no network")
-        return {"localip": info["localip"], "netmask": info["netmask"]}
+        return {
+            "errMsg": "getLocalIPAddress:ok",
+            "localip": info["localip"],
+            "netmask": info["netmask"],
+        }
 
     def get_network_type(*_args: Any) -> Dict[str, Any]:
-        return {"networkType": chosen.network_info()["networkType"], "signalStrength": 0}
+        network_type = chosen.network_info()["networkType"]
+        return {"errMsg": "getNetworkType:ok", "networkType": network_type, "signalStrength": 0}
 
     runtime.stub("getLocalIPAddress", get_local_ip_address)
     runtime.stub("getNetworkType", get_network_type)

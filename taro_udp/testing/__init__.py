@@ -1,9 +1,10 @@
 """taro_udp.testing: test mini-program UDP logic on a desktop, faults included.
 
 - ``SimulatedNetwork``: while active, ``create_udp_socket()`` returns sockets on an
-  in-memory loopback network that loses, duplicates, reorders and delays datagrams
+  in-memory network that loses, duplicates, reorders and delays datagrams
   deterministically (seeded), can be partitioned and healed, records every datagram's
-  fate and writes the capture as a pcap file.
+  fate and writes the capture as a pcap file. ``Host`` and ``Subnet``: its LAN
+  (``add_host``, ``add_router``, ``with host:``, ``move_to``).
 - ``Recorder``: collects payloads from any listener and waits for N of them.
 - ``EchoPeer``: a real UDP echo peer on 127.0.0.1, on its own thread;
   ``echo_peer()`` gives a ``SimulatedEchoPeer`` while a network is active.
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._echo import EchoPeer, SimulatedEchoPeer, echo_peer
     from ._factory import SocketFactory
     from ._faults import PartitionSpec
+    from ._hosts import Host, Subnet
     from ._links import Delay, GilbertElliott, Link
     from ._network import SimulatedNetwork, TraceEvent, active_network
     from ._properties import PropertyViolationError, always, sometimes
@@ -65,6 +67,7 @@ __all__ = [
     "Delivery",
     "EchoPeer",
     "GilbertElliott",
+    "Host",
     "Link",
     "LivelockError",
     "Mix",
@@ -79,6 +82,7 @@ __all__ = [
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
+    "Subnet",
     "Swarm",
     "SwarmReport",
     "TraceEvent",
@@ -99,6 +103,8 @@ _MODULES = {
     "DatagramRecord": "._records",
     "Delivery": "._records",
     "EchoPeer": "._echo",
+    "Host": "._hosts",
+    "Subnet": "._hosts",
     "PartitionSpec": "._faults",
     "Recorder": "._recorder",
     "SimulatedEchoPeer": "._echo",

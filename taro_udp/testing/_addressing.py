@@ -20,10 +20,12 @@ __all__ = [
     "IPAddress",
     "Interface",
     "as_interface",
+    "is_limited_broadcast",
     "is_loopback",
     "is_multicast",
     "os_error",
     "parse_ip",
+    "same",
 ]
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -61,14 +63,32 @@ def parse_ip(text: str) -> IPAddress:
     return host
 
 
+# The tests below run for every datagram: on the address's integer, because the
+# ``ipaddress`` properties (and its __eq__ and __hash__) are Python code, much slower.
+
+
 def is_loopback(host: IPAddress) -> bool:
     """Whether ``host`` is on the loopback interface every host has (127.0.0.0/8, ::1)."""
-    return host.is_loopback if host.version == 4 else host == IPV6_LOOPBACK
+    if host.__class__ is ipaddress.IPv4Address:
+        return int(host) >> 24 == 127
+    return int(host) == 1
 
 
 def is_multicast(host: IPAddress) -> bool:
     """Whether ``host`` is a multicast group address (224.0.0.0/4, ff00::/8)."""
-    return host.is_multicast
+    if host.__class__ is ipaddress.IPv4Address:
+        return int(host) >> 28 == 14
+    return int(host) >> 120 == 0xFF
+
+
+def is_limited_broadcast(host: IPAddress) -> bool:
+    """Whether ``host`` is 255.255.255.255."""
+    return host.__class__ is ipaddress.IPv4Address and int(host) == 0xFFFFFFFF
+
+
+def same(one: IPAddress, other: IPAddress) -> bool:
+    """``one == other``, fast."""
+    return one.__class__ is other.__class__ and int(one) == int(other)
 
 
 def as_interface(text: str) -> Interface:

@@ -69,13 +69,30 @@ class Subnet:
     def __init__(self, network: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> None:
         self.address = network
         self.attachments: List[Attachment] = []
-        self.by_address: Dict[IPAddress, Attachment] = {}
+        self.by_address: Dict[int, Attachment] = {}  # by the address's integer
         self.gateway: Optional[Attachment] = None
         self.broadcast: Optional[IPAddress] = (
             network.broadcast_address
             if isinstance(network, ipaddress.IPv4Network) and network.prefixlen < 31
             else None
         )
+        # Integers, for the per-datagram tests (see _addressing).
+        self._class = network.network_address.__class__
+        self._network = int(network.network_address)
+        self._mask = int(network.netmask)
+        self._broadcast = -1 if self.broadcast is None else int(self.broadcast)
+
+    def contains(self, ip: IPAddress) -> bool:
+        """Whether ``ip`` is in this subnet."""
+        return ip.__class__ is self._class and int(ip) & self._mask == self._network
+
+    def is_broadcast(self, ip: IPAddress) -> bool:
+        """Whether ``ip`` is this subnet's directed broadcast address."""
+        return ip.__class__ is self._class and int(ip) == self._broadcast
+
+    def owner(self, ip: IPAddress) -> Optional[Attachment]:
+        """The interface that has ``ip`` on this subnet, if any."""
+        return self.by_address.get(int(ip)) if ip.__class__ is self._class else None
 
     def __repr__(self) -> str:
         return f"<Subnet {self.address} hosts={[a.host.name for a in self.attachments]}>"
@@ -89,12 +106,13 @@ class Subnet:
 class Attachment:
     """One interface of a host: its address on one subnet, while it is up."""
 
-    __slots__ = ("address", "host", "interface", "subnet", "up")
+    __slots__ = ("address", "host", "interface", "key", "subnet", "up")
 
     def __init__(self, host: Host, interface: Interface, subnet: Subnet) -> None:
         self.host = host
         self.interface = interface
         self.address: IPAddress = interface.ip
+        self.key = int(interface.ip)
         self.subnet = subnet
         self.up = True
 
@@ -203,19 +221,20 @@ class Host:
         """Whether ``address`` is one of this host's (loopback included). Lock held."""
         if is_loopback(address):
             return True
-        return any(attachment.address == address for attachment in self.attachments)
+        return self.attachment_for(address) is not None
 
     def attachment_for(self, address: IPAddress) -> Optional[Attachment]:
         """The interface with that address, or None (lock held)."""
+        key = int(address)
         for attachment in self.attachments:
-            if attachment.address == address:
+            if attachment.key == key and attachment.address.__class__ is address.__class__:
                 return attachment
         return None
 
     def _can_bind(self, address: IPAddress) -> bool:
         if self.owns(address) or is_multicast(address) or address == LIMITED_BROADCAST:
             return True
-        return any(attachment.subnet.broadcast == address for attachment in self.attachments)
+        return any(attachment.subnet.is_broadcast(address) for attachment in self.attachments)
 
     # -- links that change ---------------------------------------------------------------
 
@@ -228,13 +247,13 @@ class Host:
         interface = as_interface(address)
         with self._fabric.lock:
             subnet = self._fabric.subnet_locked(interface.network)
-            taken = subnet.by_address.get(interface.ip)
+            taken = subnet.owner(interface.ip)
             if taken is not None:
                 raise ValueError(f"{interface.ip} is already {taken.host.name}'s")
             attachment = Attachment(self, interface, subnet)
             self.attachments.append(attachment)
             subnet.attachments.append(attachment)
-            subnet.by_address[interface.ip] = attachment
+            subnet.by_address[attachment.key] = attachment
             if self.router and subnet.gateway is None:
                 subnet.gateway = attachment
             self.loopback_only = False
@@ -257,7 +276,7 @@ class Host:
                 self.attachments.remove(attachment)
                 subnet = attachment.subnet
                 subnet.attachments.remove(attachment)
-                del subnet.by_address[attachment.address]
+                del subnet.by_address[attachment.key]
                 if subnet.gateway is attachment:
                     subnet.gateway = next((a for a in subnet.attachments if a.host.router), None)
             self.loopback_only = False

@@ -284,6 +284,13 @@ class Links:
         if link is not None:
             self._rules.extend((x, y, link) for x, y in pairs)
 
+    @property
+    def shaping(self) -> bool:
+        """Whether any link has a bandwidth (the network then queues its datagrams)."""
+        if self.default is not None and self.default.bandwidth is not None:
+            return True
+        return any(link.bandwidth is not None for _, _, link in self._rules)
+
     def model_for(self, source: Address, destination: Address) -> Optional[Link]:
         """The link that carries ``source`` -> ``destination``."""
         for first, second, link in reversed(self._rules):

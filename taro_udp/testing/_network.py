@@ -1,4 +1,4 @@
-"""SimulatedNetwork: a lossy, duplicating, reordering, delaying loopback network in memory.
+"""SimulatedNetwork: a lossy, duplicating, reordering, delaying LAN in memory.
 
 While a network is active (``with SimulatedNetwork(...) as net:``), every socket that
 ``taro_udp.create_udp_socket()`` creates lives on it instead of the OS, through the
@@ -6,14 +6,20 @@ transport seam of the core (``taro_udp._transport.set_transport_factory``). The 
 keep the whole contract — payloads, errors, the event thread — and nothing touches the
 OS network.
 
-Addresses: the simulated host owns 127.0.0.0/8 and ::1, as loopback does. Sockets
-bound to different 127.0.0.x addresses stand in for different devices; a broadcast to
-255.255.255.255 or 127.255.255.255 reaches every socket bound to that port on the
+Hosts (``_hosts``): the code under test runs on ``local_host``, which has loopback
+(127.0.0.0/8, ::1) and, with ``local_address``, a LAN interface; ``add_host`` and
+``add_router`` add others, each with its own addresses, loopback and ports, and sockets
+made inside ``with host:`` are that host's. Where a datagram goes is ``_routing``'s
+business, as Linux would send it; then each receiving host draws its own fate
+(``_fate_locked``, the one place fates are drawn). Sockets bound to different 127.0.0.x
+addresses of the local host stand in for devices as in 0.2.0, and a broadcast to
+255.255.255.255 or 127.255.255.255 there reaches every socket of that port bound to the
 wildcard address (sockets share a port with ``reuseAddr``, as on Linux).
 
-Determinism: each flow (source address:port -> destination address:port) draws its
-fates from its own ``random.Random`` seeded with the network's seed and the flow's
-endpoints, five numbers per datagram whatever the settings. So the same seed and the same
+Determinism: each flow (source address:port -> destination address:port, and the
+receiving host for a broadcast or multicast on a LAN) draws its fates from its own
+``random.Random`` seeded with the network's seed and the flow's endpoints, five numbers
+per datagram whatever the settings. So the same seed and the same
 sends give every datagram the same fate, where "the same sends" means: each flow sends
 the same datagrams in the same order. Sends of different flows may interleave in any
 way (several threads, the event thread replying) without changing any fate. Ephemeral
@@ -70,29 +76,33 @@ _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
 class _InFlight:
     """A copy of a datagram on its way to one receiving host (its route)."""
 
-    __slots__ = ("destination", "payload", "route", "sender", "seq", "source")
+    __slots__ = ("destination", "flow", "payload", "route", "seen", "sender", "seq")
 
     def __init__(
         self,
         seq: int,
         sender: SimulatedTransport,
-        source: Address,
         destination: Address,
         payload: bytes,
         route: Route,
+        flow: _Flow,
+        seen: Tuple[str, str],
     ) -> None:
         self.seq = seq
         self.sender = sender
-        self.source = source
-        self.destination = destination
+        self.destination = destination  # as the sender addressed it
         self.payload = payload
         self.route = route
+        self.flow = flow
+        self.seen = seen  # (source, destination) texts as the receiver sees them
 
 
 # Why a datagram was dropped when a link's bandwidth queue was full.
 REASON_QUEUE = "queue full"
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
-_Flow = Tuple[Address, Address, str]  # (source, destination, receiver key)
+# (source text, port, destination text, port, receiver key): texts, so that the dicts
+# keyed by flow hash in C (an ip_address object hashes in Python, at every lookup).
+_Flow = Tuple[str, int, str, int, str]
 # One fate: (drop reason or None, copies, delay of each copy in ms, reordered, payload).
 Fate = Tuple[Optional[str], int, Tuple[float, ...], bool, bytes]
 
@@ -130,6 +140,10 @@ class SimulatedNetwork(Faults):
     replays one instead (see ``taro_udp.testing.Schedule``). ``link`` is the network's
     link model (``taro_udp.testing.Link``); ``links`` holds per-pair models and
     partitions scheduled in virtual time.
+
+    ``local_address`` (``"192.168.1.23/24"``, or several) puts the local host, where
+    the code under test runs, on a LAN; ``local_name`` names it (``"local"``). Then
+    ``add_host``, ``add_router``, ``join_group``; ``hosts``, ``subnets``, ``host(name)``.
     """
 
     def __init__(
@@ -469,9 +483,10 @@ class SimulatedNetwork(Faults):
         """
         bound = None if sender.wildcard else sender.local
         source, routes = routes_locked(sender.host, bound, sender.port, destination)
+        texts = (str(source[0]), str(destination[0]))  # once per send, not per receiver
         first: Optional[int] = None
         for route in routes:
-            seq = self._send_one_locked(sender, source, destination, payload, route, first)
+            seq = self._send_one_locked(sender, source, destination, texts, payload, route, first)
             if first is None:
                 first = seq
 
@@ -480,35 +495,63 @@ class SimulatedNetwork(Faults):
         sender: SimulatedTransport,
         source: Address,
         destination: Address,
+        texts: Tuple[str, str],
         payload: bytes,
         route: Route,
         first: Optional[int],
     ) -> int:
         seq = self._sent
         self._sent += 1
-        flow = (source, destination, route.key)
-        reason, copies, delays, reordered, payload = self._fate_locked(seq, flow, route, payload)
+        flow = (texts[0], source[1], texts[1], destination[1], route.key)
+        reason, copies, delays, reordered, payload = self._fate_locked(
+            seq, flow, source, destination, route, payload
+        )
         if reason:
             fate = _records.DROPPED
         else:
             fate = _records.DUPLICATED if copies == 2 else _records.DELIVERED
+        if route.source is source and route.destination is destination:
+            seen = texts
+        else:  # rewritten by a NAT router
+            seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
-            self._record_send_locked(
-                sender,
+            name = route.receiver.name if route.receiver is not None else None
+            self._trace_locked(
+                "send",
                 seq,
-                source,
-                destination,
-                payload,
+                texts[0],
+                source[1],
+                texts[1],
+                destination[1],
+                len(payload),
                 fate,
                 reason,
                 delays,
                 reordered,
-                route,
-                first,
+                None if route.receiver is self.local_host else name,
+            )
+            self._datagrams.append(
+                _records.new_record(
+                    seq,
+                    self._now(),
+                    (texts[0], source[1]),
+                    (texts[1], destination[1]),
+                    payload,
+                    sender.ttl,
+                    fate,
+                    reason,
+                    delays,
+                    reordered,
+                    None if route.receiver is self.local_host else name,
+                    first,
+                    None
+                    if seen is texts
+                    else ((seen[0], route.source[1]), (seen[1], route.destination[1])),
+                )
             )
         if not copies:
             return seq
-        datagram = _InFlight(seq, sender, source, destination, payload, route)
+        datagram = _InFlight(seq, sender, destination, payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
@@ -524,88 +567,44 @@ class SimulatedNetwork(Faults):
                 self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
         return seq
 
-    def _fate_locked(self, seq: int, flow: _Flow, route: Route, payload: bytes) -> Fate:
+    def _fate_locked(
+        self,
+        seq: int,
+        flow: _Flow,
+        source: Address,
+        destination: Address,
+        route: Route,
+        payload: bytes,
+    ) -> Fate:
         """The fate of one datagram toward one receiving host: the one place it is chosen.
 
         The decider (``self.decider``, see ``_schedule``) makes every fault decision; the
         ones it made are recorded in ``schedule``. It is asked even for a datagram that
         is dropped for a reason that is no choice (partition, MTU...), so that the
-        default decider's per-flow stream never depends on the settings.
+        default decider's per-flow stream (five draws per datagram, seeded from the
+        flow) never depends on the settings. Returns (drop reason or None, copies, delay
+        of each copy in ms, held back to reorder, the payload as it will arrive).
         """
-        source, destination, key = flow
         reason = route.reason or self._drop_reason(source, destination, route, len(payload))
-        outgoing = Outgoing(seq, source, destination, payload, self._now_ms(), key, reason)
+        now_ms = self._now_ms()
+        outgoing = Outgoing(seq, source, destination, payload, now_ms, route.key, reason, flow)
         chosen = self.decider.decide(self, outgoing)
         if reason:
             return reason, 0, (), False, payload
-        if self.records:
+        if self.records and chosen.decisions:
             self._schedule.extend(chosen.decisions)
         if chosen.lost:
             return _records.REASON_LOSS, 0, (), False, payload
         if chosen.payload is not None:
             payload = chosen.payload
         delays = chosen.delays
-        extra = self.links.shape(source, destination, len(payload), self._now_ms())
-        if extra is None:  # a bandwidth queue overflowed: tail drop
-            return REASON_QUEUE, 0, (), False, payload
-        if extra:
-            delays = tuple(round(delay + extra, 3) for delay in delays)
+        if self.links.shaping:
+            extra = self.links.shape(source, destination, len(payload), now_ms)
+            if extra is None:  # a bandwidth queue overflowed: tail drop
+                return REASON_QUEUE, 0, (), False, payload
+            if extra:
+                delays = tuple(round(delay + extra, 3) for delay in delays)
         return None, chosen.copies, delays, chosen.reordered, payload
-
-    def _record_send_locked(
-        self,
-        sender: SimulatedTransport,
-        seq: int,
-        source: Address,
-        destination: Address,
-        payload: bytes,
-        fate: str,
-        reason: Optional[str],
-        delays: Tuple[float, ...],
-        reordered: bool,
-        route: Route,
-        first: Optional[int],
-    ) -> None:
-        source_text, destination_text = str(source[0]), str(destination[0])
-        receiver = route.receiver
-        name = None if receiver is None or receiver is self.local_host else receiver.name
-        translated = None
-        if route.source != source or route.destination != destination:
-            translated = (
-                (str(route.source[0]), route.source[1]),
-                (str(route.destination[0]), route.destination[1]),
-            )
-        self._trace_locked(
-            "send",
-            seq,
-            source_text,
-            source[1],
-            destination_text,
-            destination[1],
-            len(payload),
-            fate,
-            reason,
-            delays,
-            reordered,
-            name,
-        )
-        self._datagrams.append(
-            DatagramRecord(
-                seq=seq,
-                time=self._now(),
-                source=(source_text, source[1]),
-                destination=(destination_text, destination[1]),
-                payload=payload,
-                ttl=sender.ttl,
-                fate=fate,
-                reason=reason,
-                delays_ms=delays,
-                reordered=reordered,
-                receiver=name,
-                first=first,
-                translated=translated,
-            )
-        )
 
     def _drop_reason(
         self, source: Address, destination: Address, route: Route, size: int
@@ -613,20 +612,11 @@ class SimulatedNetwork(Faults):
         # The drops that are no choice of the decider (loss is: see _fate_locked).
         if self._closed:
             return _records.REASON_CLOSED
+        if self._partitions and self._partitioned_locked(source, destination, route):
+            return _records.REASON_PARTITION
         if self.links.partitions and self.links.partitioned(source, destination, self._now_ms()):
             return _records.REASON_PARTITION
-        if self._is_partitioned(source, destination) or (
-            route.destination != destination
-            and self._is_partitioned(route.source, route.destination)
-        ):
-            return _records.REASON_PARTITION
-        if (
-            route.key
-            and route.links
-            and self._is_partitioned(source, (route.links[-1].address, destination[1]))
-        ):  # a broadcast: a partition from one receiver's address keeps it from that one
-            return _records.REASON_PARTITION
-        header = 28 if destination[0].version == 4 else 48
+        header = 28 if route.destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
             return _records.REASON_MTU
         return None
@@ -643,6 +633,20 @@ class SimulatedNetwork(Faults):
         clock = _clock.current
         return (clock.time() - clock.start) * 1000.0
 
+    def _partitioned_locked(self, source: Address, destination: Address, route: Route) -> bool:
+        # Between the sender and the destination as addressed, or as the receiver sees
+        # them (NAT); for a broadcast, also between the sender and that receiver's address.
+        if self._is_partitioned(source, destination):
+            return True
+        if route.destination is not destination and self._is_partitioned(
+            route.source, route.destination
+        ):
+            return True
+        if route.key and route.links:
+            receiver = (route.links[-1].address, route.destination[1])
+            return self._is_partitioned(source, receiver)
+        return False
+
     # -- the loop's timers ----------------------------------------------------------------
 
     def _schedule_locked(self, deadline: float, work: Callable[[], None]) -> None:
@@ -652,7 +656,7 @@ class SimulatedNetwork(Faults):
         if isinstance(work, _Arrival):
             self._delayed += 1
         if _loop.in_event_thread():
-            self._arm(timer)
+            timer.handle = _loop.call_at(deadline, self._fire, timer)
         else:
             _loop.call_soon(self._arm, timer)
 
@@ -672,8 +676,19 @@ class SimulatedNetwork(Faults):
             finally:
                 landed, self._landed = self._landed, None
             self._notify_if_idle()
-        for sock in dict.fromkeys(landed):  # each receiver once, in arrival order
-            sock.deliver_now()
+        if landed:
+            # As a timer does: work posted before the arrival came due runs first; then
+            # each receiver reads, once, in arrival order, in this very slot of the loop
+            # (so a timer due at the same instant but set later runs after it).
+            _loop.run_posted()
+            receivers = dict.fromkeys(landed)
+            try:
+                for sock in receivers:
+                    sock.deliver_now()
+            finally:  # what was not read (no reader yet, a full drain) waits signalled
+                with self.lock:
+                    for sock in receivers:
+                        sock.resignal()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
@@ -693,6 +708,7 @@ class SimulatedNetwork(Faults):
     def _arrive_locked(self, datagram: _InFlight, copy: int) -> None:
         route = datagram.route
         source, destination = route.source, route.destination
+        source_text, destination_text = datagram.seen
         receiver = route.receiver
         delivered = 0
         full = False
@@ -704,13 +720,16 @@ class SimulatedNetwork(Faults):
         else:
             for sock in receiver.ports.receivers(source, destination, route.kind):
                 assert isinstance(sock, SimulatedTransport)
-                item = (
-                    datagram.payload,
-                    sock.present(source[0]),
-                    source[1],
-                    sock.present(destination[0]),
-                )
-                if sock.enqueue(item):
+                if sock.mapped and source[0].version == 4:  # a udp6 socket sees ::ffff:
+                    item = (
+                        datagram.payload,
+                        "::ffff:" + source_text,
+                        source[1],
+                        "::ffff:" + destination_text,
+                    )
+                else:
+                    item = (datagram.payload, source_text, source[1], destination_text)
+                if sock.enqueue(item, landed is None):
                     delivered += 1
                     if landed is not None:
                         landed.append(sock)
@@ -730,11 +749,11 @@ class SimulatedNetwork(Faults):
                     and sender.peer == datagram.destination
                 ):
                     sender.set_error(errno.ECONNREFUSED)
-        flow = (datagram.source, datagram.destination, route.key)
+        flow = datagram.flow
         last = self._last_arrival.get(flow, -1)
         self._last_arrival[flow] = max(last, datagram.seq)
         self._record_arrival(datagram, copy, outcome, delivered, datagram.seq < last)
-        if copy == 0:
+        if copy == 0 and self._held:
             held = self._held.get(flow)
             if held is not None and held[0].seq < datagram.seq:
                 del self._held[flow]
@@ -752,7 +771,7 @@ class SimulatedNetwork(Faults):
             return
         self._trace_locked("arrive", datagram.seq, copy, outcome, count, out_of_order)
         self._deliveries.append(
-            Delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
+            _records.new_delivery(datagram.seq, copy, self._now(), outcome, count, out_of_order)
         )
 
     @staticmethod
@@ -808,6 +827,8 @@ class SimulatedNetwork(Faults):
     # -- waiting -------------------------------------------------------------------------
 
     def _in_flight_locked(self) -> int:
+        if not self._held:
+            return self._delayed
         return self._delayed + sum(copies for _, copies in self._held.values())
 
     def _notify_if_idle(self) -> None:

@@ -120,3 +120,64 @@ class Delivery:
     outcome: str
     receivers: int
     out_of_order: bool = False
+
+
+# The network writes one record per receiving host (a LAN broadcast, a thousand): these
+# build the frozen dataclasses without their __init__ (one object.__setattr__ per field,
+# three times slower). Keep them in step with the fields above.
+_new = object.__new__
+
+
+def new_record(
+    seq: int,
+    time: float,
+    source: Endpoint,
+    destination: Endpoint,
+    payload: bytes,
+    ttl: int,
+    fate: str,
+    reason: Optional[str],
+    delays_ms: Tuple[float, ...],
+    reordered: bool,
+    receiver: Optional[str],
+    first: Optional[int],
+    translated: Optional[Tuple[Endpoint, Endpoint]],
+) -> DatagramRecord:
+    """``DatagramRecord(...)``, faster (for the network)."""
+    record: DatagramRecord = _new(DatagramRecord)
+    record.__dict__.update(
+        {
+            "seq": seq,
+            "time": time,
+            "source": source,
+            "destination": destination,
+            "payload": payload,
+            "ttl": ttl,
+            "fate": fate,
+            "reason": reason,
+            "delays_ms": delays_ms,
+            "reordered": reordered,
+            "receiver": receiver,
+            "first": first,
+            "translated": translated,
+        }
+    )
+    return record
+
+
+def new_delivery(
+    seq: int, copy: int, time: float, outcome: str, receivers: int, out_of_order: bool
+) -> Delivery:
+    """``Delivery(...)``, faster (for the network)."""
+    delivery: Delivery = _new(Delivery)
+    delivery.__dict__.update(
+        {
+            "seq": seq,
+            "copy": copy,
+            "time": time,
+            "outcome": outcome,
+            "receivers": receivers,
+            "out_of_order": out_of_order,
+        }
+    )
+    return delivery

@@ -28,13 +28,14 @@ from typing import List, Optional, Tuple
 from ._addressing import (
     IPV4_LOOPBACK,
     IPV6_LOOPBACK,
-    LIMITED_BROADCAST,
     LOOPBACK_BROADCAST,
     Address,
     IPAddress,
+    is_limited_broadcast,
     is_loopback,
     is_multicast,
     os_error,
+    same,
 )
 from ._hosts import Attachment, Host
 from ._ports import BROADCAST, MULTICAST, UNICAST
@@ -77,7 +78,10 @@ class Route:
 
     def links_up(self) -> bool:
         """Whether every interface it crosses is still up."""
-        return all(link.up for link in self.links)
+        for link in self.links:  # noqa: SIM110 - a loop: no generator per datagram
+            if not link.up:
+                return False
+        return True
 
 
 def routes_locked(
@@ -88,21 +92,21 @@ def routes_locked(
     ``bound`` is the sender's bound address (None for the wildcard), ``port`` its port.
     """
     ip = destination[0]
-    if is_loopback(ip) or ip == LOOPBACK_BROADCAST or host.owns(ip):
+    if is_loopback(ip) or host.owns(ip):  # (127.255.255.255 is a loopback address too)
         source = (_loopback_source(bound, ip), port)
-        kind = BROADCAST if ip == LOOPBACK_BROADCAST else UNICAST
+        kind = BROADCAST if same(ip, LOOPBACK_BROADCAST) else UNICAST
         return source, [Route(host, kind, source, destination)]
     group = is_multicast(ip)
     if host.loopback_only:
         source = (_loopback_source(bound, ip), port)
-        if ip == LIMITED_BROADCAST or group:
+        if group or is_limited_broadcast(ip):
             kind = MULTICAST if group else BROADCAST
             return source, [Route(host, kind, source, destination)]
         return source, [Route(None, UNICAST, source, destination)]
     out = _out_interface(host, bound, ip)
     source = (bound if bound is not None else out.address, port)
     subnet = out.subnet
-    if ip == LIMITED_BROADCAST or group or ip == subnet.broadcast:
+    if group or is_limited_broadcast(ip) or subnet.is_broadcast(ip):
         kind = MULTICAST if group else BROADCAST
         routes = [
             Route(
@@ -116,8 +120,8 @@ def routes_locked(
             for peer in subnet.attachments
         ]
         return source, routes
-    if ip in subnet.address:
-        target = subnet.by_address.get(ip)
+    if subnet.contains(ip):
+        target = subnet.owner(ip)
         if target is None:
             return source, [Route(None, UNICAST, source, destination, (out,))]
         nat = target.host.nat
@@ -140,7 +144,7 @@ def _loopback_source(bound: Optional[IPAddress], destination: IPAddress) -> IPAd
 
 
 def _out_interface(host: Host, bound: Optional[IPAddress], ip: IPAddress) -> Attachment:
-    attachments = [a for a in host.attachments if a.address.version == ip.version]
+    attachments = [a for a in host.attachments if a.address.__class__ is ip.__class__]
     if not attachments:
         raise os_error(errno.ENETUNREACH)  # no interface: the phone left its Wi-Fi
     mine = None
@@ -148,12 +152,12 @@ def _out_interface(host: Host, bound: Optional[IPAddress], ip: IPAddress) -> Att
         mine = host.attachment_for(bound)
         if mine is None:
             raise os_error(errno.EADDRNOTAVAIL)  # its address went away with its link
-    if ip == LIMITED_BROADCAST or is_multicast(ip):
+    if is_limited_broadcast(ip) or is_multicast(ip):
         return mine if mine is not None else attachments[0]
-    if mine is not None and (ip in mine.subnet.address or ip == mine.subnet.broadcast):
+    if mine is not None and (mine.subnet.contains(ip) or mine.subnet.is_broadcast(ip)):
         return mine
     for attachment in attachments:
-        if ip in attachment.subnet.address:
+        if attachment.subnet.contains(ip):
             return attachment
     if mine is not None and mine.subnet.gateway not in (None, mine):
         return mine
@@ -174,7 +178,7 @@ def _forward(
     router = arrived.host
     ip = destination[0]
     nat = router.nat
-    if nat is not None and arrived is nat.outside and ip == nat.outside.address:
+    if nat is not None and arrived is nat.outside and same(ip, nat.outside.address):
         inside = nat.inbound(source, destination[1])
         if inside is None:
             return Route(router, UNICAST, source, destination, links, reason=REASON_NAT)
@@ -182,7 +186,7 @@ def _forward(
         ip = inside[0]
     if router.owns(ip):
         return Route(router, UNICAST, source, destination, links)
-    out = next((a for a in router.attachments if ip in a.subnet.address), None)
+    out = next((a for a in router.attachments if a.subnet.contains(ip)), None)
     if out is None:
         gateway = next(
             (
@@ -199,7 +203,7 @@ def _forward(
         return _forward(gateway, source, destination, (*links, gateway), hops + 1)
     if nat is not None and out is nat.outside and arrived is not nat.outside:
         source = nat.outbound(source, destination)
-    target = out.subnet.by_address.get(ip)
+    target = out.subnet.owner(ip)
     if target is None:  # nobody there (a directed broadcast is not forwarded either)
         return Route(None, UNICAST, source, destination, (*links, out))
     return Route(target.host, UNICAST, source, destination, (*links, out, target))

@@ -133,22 +133,38 @@ class Schedule:
         return grouped
 
 
-@dataclass(frozen=True)
 class Outgoing:
-    """A datagram being sent, as a decider sees it.
+    """A datagram being sent, as a decider sees it (read-only by convention).
 
     ``key`` names the receiving host of a broadcast or multicast on a LAN (one fate
     each), else is empty. ``blocked`` is why the network drops it whatever the decider
-    says (partition, MTU, no route...): no fault to choose, nothing to record.
+    says (partition, MTU, no route...): no fault to choose, nothing to record. ``flow``
+    is the network's hashable name of the flow (source and destination texts and
+    ports, and the key), or None.
     """
 
-    seq: int
-    source: Address
-    destination: Address
-    payload: bytes
-    now_ms: float
-    key: str = ""
-    blocked: Optional[str] = None
+    # A plain class with slots: one is made per datagram, on the send path.
+    __slots__ = ("blocked", "destination", "flow", "key", "now_ms", "payload", "seq", "source")
+
+    def __init__(
+        self,
+        seq: int,
+        source: Address,
+        destination: Address,
+        payload: bytes,
+        now_ms: float,
+        key: str = "",
+        blocked: Optional[str] = None,
+        flow: Optional[Tuple[str, int, str, int, str]] = None,
+    ) -> None:
+        self.seq = seq
+        self.source = source
+        self.destination = destination
+        self.payload = payload
+        self.now_ms = now_ms
+        self.key = key
+        self.blocked = blocked
+        self.flow = flow
 
 
 @dataclass
@@ -198,14 +214,19 @@ class RandomDecider(Decider):
     """
 
     def __init__(self) -> None:
-        self._flows: Dict[Tuple[Address, Address, str], random.Random] = {}
+        self._flows: Dict[Tuple[str, int, str, int, str], random.Random] = {}
 
     def _stream(self, network: SimulatedNetwork, datagram: Outgoing) -> random.Random:
-        source, destination, key = datagram.source, datagram.destination, datagram.key
-        flow = (source, destination, key)
+        flow = datagram.flow
+        if flow is None:
+            source, destination = datagram.source, datagram.destination
+            flow = (str(source[0]), source[1], str(destination[0]), destination[1], datagram.key)
         rng = self._flows.get(flow)
         if rng is None:
-            seed = f"{network.seed}|{source[0]}|{source[1]}|{destination[0]}|{destination[1]}"
+            source_text, source_port, destination_text, destination_port, key = flow
+            seed = (
+                f"{network.seed}|{source_text}|{source_port}|{destination_text}|{destination_port}"
+            )
             rng = self._flows[flow] = random.Random(f"{seed}|{key}" if key else seed)
         return rng
 

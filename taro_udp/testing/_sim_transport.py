@@ -44,6 +44,7 @@ MAX_PAYLOAD_IPV6 = 65527
 # ``recvBufferSize`` sets it (doubled, as Linux doubles SO_RCVBUF).
 DEFAULT_RECEIVE_BUFFER = 8 * 1024 * 1024
 DEFAULT_TTL = 64
+_EAGAIN_TEXT = os.strerror(errno.EAGAIN)
 
 
 class Medium(Protocol):
@@ -74,6 +75,7 @@ class SimulatedTransport:
         self.groups: Set[IPAddress] = set()  # multicast groups joined (device fakes)
         self.family = family
         self.v6only = family == socket.AF_INET6 and bool(options.get("ipv6Only"))
+        self.mapped = family == socket.AF_INET6  # IPv4 peers shown IPv4-mapped
         self.reuse_address = bool(options.get("reuseAddr"))
         size = options.get("recvBufferSize")
         self.receive_buffer = 2 * int(size) if size is not None else DEFAULT_RECEIVE_BUFFER
@@ -132,10 +134,12 @@ class SimulatedTransport:
 
     def recv(self) -> Received:
         with self.network.lock:
-            self._check_open()
-            self._raise_pending_error()
-            if not self.queue:
-                raise os_error(errno.EAGAIN)
+            if self.closed:
+                raise os_error(errno.EBADF)
+            if self.error is not None:
+                self._raise_pending_error()
+            if not self.queue:  # every drain ends here: the OS's error, its text cached
+                raise BlockingIOError(errno.EAGAIN, _EAGAIN_TEXT)
             item = self.queue.popleft()
             self.queued_bytes -= len(item[0])
             self._update_signal()
@@ -185,23 +189,33 @@ class SimulatedTransport:
             return f"::ffff:{host}"
         return str(host)
 
-    def enqueue(self, item: Received) -> bool:
-        """Queue a received datagram; False when the receive buffer is full (or closed)."""
+    def enqueue(self, item: Received, signal: bool = True) -> bool:
+        """Queue a received datagram; False when the receive buffer is full (or closed).
+
+        ``signal=False``: the caller reads the socket right away (``deliver_now``) and
+        then calls ``resignal()``, sparing the pipe a write and a read per datagram.
+        """
         if self.closed or self.queued_bytes + len(item[0]) > self.receive_buffer:
             return False
         self.queue.append(item)
         self.queued_bytes += len(item[0])
-        self._update_signal()
+        if signal:
+            self._update_signal()
         return True
 
+    def resignal(self) -> None:
+        """Make the pipe say again whether anything is left to read (network lock held)."""
+        if not self.closed:
+            self._update_signal()
+
     def deliver_now(self) -> None:
-        """Have the event thread read this socket as posted work (a delayed arrival).
+        """Read this socket now (event thread, at a delayed arrival's deadline).
 
         So that a datagram arriving at a deadline is delivered in its place among the
         timers due then (a timer set after it runs after it), not whenever select()
         notices the socket.
         """
-        _loop.call_soon(_loop.run_reader, self._read_fd)
+        _loop.run_reader(self._read_fd)
 
     def set_error(self, code: int) -> None:
         """Make the next read or send fail with ``code`` (an ICMP error, as the OS does)."""
@@ -235,7 +249,7 @@ class SimulatedTransport:
         # The directed broadcast of a subnet the host is not on is plain unicast.
         if host in (LIMITED_BROADCAST, LOOPBACK_BROADCAST):
             return True
-        return any(attachment.subnet.broadcast == host for attachment in self.host.attachments)
+        return any(attachment.subnet.is_broadcast(host) for attachment in self.host.attachments)
 
     def _send_locked(self, data: Buffer, destination: Address) -> None:
         self._check_open()
