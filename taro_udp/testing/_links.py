@@ -285,6 +285,11 @@ class Links:
             self._rules.extend((x, y, link) for x, y in pairs)
 
     @property
+    def rules(self) -> bool:
+        """Whether any per-pair model is set (else every datagram takes ``default``)."""
+        return bool(self._rules)
+
+    @property
     def shaping(self) -> bool:
         """Whether any link has a bandwidth (the network then queues its datagrams)."""
         if self.default is not None and self.default.bandwidth is not None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from ._addressing import Address
 
@@ -48,12 +48,13 @@ KINDS = ("lose", "duplicate", "reorder", "delay", "corrupt", "truncate")
 _DECISION = re.compile(r"#(\d+)\s+(lose|duplicate|reorder|delay|corrupt|truncate)(?:\[(\d)\])?")
 
 
-@dataclass(frozen=True, order=True)
-class Decision:
+class Decision(NamedTuple):
     """One fault chosen for one datagram: ``seq`` (send order), ``kind``, ``value``.
 
     ``value`` is the delay in ms (``delay``), the bit flipped (``corrupt``) or the
     length kept (``truncate``); ``copy`` is which copy a ``delay`` applies to (0 or 1).
+    A named tuple (one is made per faulted datagram, on the send path): ordered by
+    datagram, then kind; ``Schedule.parse`` checks what it reads, ``check()`` the rest.
     """
 
     seq: int
@@ -61,11 +62,13 @@ class Decision:
     copy: int = 0
     value: float = 0.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> Decision:
+        """This decision, or ``ValueError`` if it is not a valid one."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.seq < 0 or self.copy not in (0, 1) or self.value < 0:
-            raise ValueError(f"invalid decision {self!r}")
+            raise ValueError(f"invalid decision {tuple(self)!r}")
+        return self
 
     def __str__(self) -> str:
         copy = f"[{self.copy}]" if self.copy else ""
@@ -91,7 +94,7 @@ class Schedule:
         if isinstance(text, Schedule):
             return text
         if not isinstance(text, str):
-            return cls(tuple(sorted(text)))
+            return cls(tuple(sorted(Decision(*decision).check() for decision in text)))
         decisions: List[Decision] = []
         for part in re.split(r"[;\n]", text):
             part = part.strip()
@@ -109,7 +112,8 @@ class Schedule:
                 value = float(rest) if valued else 0.0
             except ValueError:
                 raise ValueError(f"decision {part!r}: {rest!r} is not a number") from None
-            decisions.append(Decision(int(match.group(1)), kind, int(match.group(3) or 0), value))
+            decision = Decision(int(match.group(1)), kind, int(match.group(3) or 0), value)
+            decisions.append(decision.check())
         return cls(tuple(sorted(decisions)))
 
     def __str__(self) -> str:
@@ -167,16 +171,34 @@ class Outgoing:
         self.flow = flow
 
 
-@dataclass
 class Fate:
-    """What a decider chose for one datagram (``lost`` or 1–2 copies with their delays)."""
+    """What a decider chose for one datagram (``lost`` or 1–2 copies with their delays).
 
-    lost: bool = False
-    duplicate: bool = False
-    delays: Tuple[float, ...] = (0.0,)
-    reordered: bool = False
-    payload: Optional[bytes] = None  # corrupted or truncated; None: as sent
-    decisions: List[Decision] = field(default_factory=list)
+    ``payload`` is the payload corrupted or truncated (None: as sent); ``decisions``
+    lists the fault decisions taken, in ``Decision`` order.
+    """
+
+    # A plain class with slots: one is made per datagram, on the send path.
+    __slots__ = ("decisions", "delays", "duplicate", "lost", "payload", "reordered")
+
+    def __init__(
+        self,
+        lost: bool = False,
+        duplicate: bool = False,
+        delays: Tuple[float, ...] = (0.0,),
+        reordered: bool = False,
+        payload: Optional[bytes] = None,
+        decisions: Optional[List[Decision]] = None,
+    ) -> None:
+        self.lost = lost
+        self.duplicate = duplicate
+        self.delays = delays
+        self.reordered = reordered
+        self.payload = payload
+        self.decisions: List[Decision] = decisions if decisions is not None else []
+
+    def __repr__(self) -> str:
+        return f"<Fate copies={self.copies} delays={self.delays} decisions={self.decisions}>"
 
     @property
     def copies(self) -> int:
@@ -232,14 +254,33 @@ class RandomDecider(Decider):
 
     def decide(self, network: SimulatedNetwork, datagram: Outgoing) -> Fate:
         source, destination, seq = datagram.source, datagram.destination, datagram.seq
-        rng = self._stream(network, datagram)
+        flow = datagram.flow
+        rng = self._flows.get(flow) if flow is not None else None
+        if rng is None:
+            rng = self._stream(network, datagram)
         # Always five draws, so a flow's stream never depends on the settings.
-        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = (rng.random() for _ in range(5))
+        draw = rng.random
+        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = draw(), draw(), draw(), draw(), draw()
         if datagram.blocked:
             return Fate(lost=True, delays=())
-        link = network.links.model_for(source, destination)
+        links = network.links
+        link = links.model_for(source, destination) if links.rules else links.default
+        if link is None:  # the common case, kept short: the network's own settings
+            if u_loss < network._loss:
+                return Fate(lost=True, delays=(), decisions=[Decision(seq, "lose")])
+            duplicate = u_duplicate < network._duplicate
+            low, high = network._delay
+            first = round(low + (high - low) * u_delay1, 3)
+            if duplicate:
+                delays: Tuple[float, ...] = (first, round(low + (high - low) * u_delay2, 3))
+            else:
+                delays = (first,)
+            fate = Fate(False, duplicate, delays, u_reorder < network._reorder)
+            if duplicate or fate.reordered or high > 0:
+                fate.decisions = _decisions_of(seq, fate)
+            return fate
         fate = Fate()
-        if link is not None and link.loss is not None:
+        if link.loss is not None:
             fate.lost = link.lose(network, source, destination)
         else:
             fate.lost = u_loss < network._loss
@@ -247,9 +288,9 @@ class RandomDecider(Decider):
             fate.delays = ()
             fate.decisions.append(Decision(seq, "lose"))
             return fate
-        duplicate = network._duplicate if link is None or link.duplicate is None else link.duplicate
-        fate.duplicate = u_duplicate < duplicate
-        if link is not None and link.delay is not None:
+        rate = network._duplicate if link.duplicate is None else link.duplicate
+        fate.duplicate = u_duplicate < rate
+        if link.delay is not None:
             delays = tuple(
                 link.draw_delay(network, source, destination) for _ in range(fate.copies)
             )
@@ -257,9 +298,9 @@ class RandomDecider(Decider):
             low, high = network._delay
             delays = tuple(low + (high - low) * u for u in (u_delay1, u_delay2)[: fate.copies])
         fate.delays = tuple(round(delay, 3) for delay in delays)
-        reorder = network._reorder if link is None or link.reorder is None else link.reorder
+        reorder = network._reorder if link.reorder is None else link.reorder
         fate.reordered = u_reorder < reorder
-        if link is not None:
+        if link.corrupt or link.truncate:
             fate.payload = link.mangle(network, source, destination, datagram.payload, fate, seq)
         fate.decisions = _decisions_of(seq, fate)
         return fate
@@ -276,7 +317,9 @@ def _decisions_of(seq: int, fate: Fate) -> List[Decision]:
     for copy, delay in enumerate(fate.delays):
         if delay > 0:
             decisions.append(Decision(seq, "delay", copy, delay))
-    return sorted(decisions)
+    if len(decisions) > 1:
+        decisions.sort()
+    return decisions
 
 
 class ScheduleDecider(Decider):
