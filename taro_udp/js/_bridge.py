@@ -45,6 +45,7 @@ class Bridge:
         # Closed sockets whose JS object is still alive: methods called on it report as
         # the core reports them; dropped when JS says the object is garbage ("release").
         self.closed: Dict[int, UDPSocket] = {}
+        self._hooks: Dict[int, Callable[[Any], None]] = {}  # close hooks of open sockets
         self._listeners: Dict[Tuple[int, str, int], Callable[[Any], None]] = {}
         self.timers: Dict[int, int] = {}  # JS timer id -> taro_udp timer id
 
@@ -54,16 +55,20 @@ class Bridge:
         sock = taro_udp.create_udp_socket(kind)
         sock_id = next(self._ids)
         self.sockets[sock_id] = sock
-        sock.onClose(self._close_hook(sock_id))
+        hook = self._hooks[sock_id] = self._close_hook(sock_id)
+        sock.onClose(hook)
         return sock_id
 
     def _close_hook(self, sock_id: int) -> Callable[[Any], None]:
+        # The socket's last close listener (see ``on``): when it runs, the close event
+        # has reached every JS listener, and the socket's listeners can go.
         def closed(_res: Any) -> None:
+            self._hooks.pop(sock_id, None)
             sock = self.sockets.pop(sock_id, None)
             if sock is not None:
                 self.closed[sock_id] = sock
-                # After this close event has reached every listener (JS ones included).
-                taro_udp.call_soon(self._forget_listeners, sock_id)
+            if sock_id in self.closed:
+                self._forget_listeners(sock_id)
 
         return closed
 
@@ -132,9 +137,13 @@ class Bridge:
         self._socket(sock_id).setTTL(ttl)
 
     def close(self, sock_id: int) -> None:
-        sock = None
-        if type(sock_id) is int:
-            sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
+        if type(sock_id) is not int:
+            return
+        sock = self.sockets.pop(sock_id, None)
+        if sock is not None:
+            self.closed[sock_id] = sock  # at once: the close event comes later
+        else:
+            sock = self.closed.get(sock_id)
         if sock is not None:
             sock.close()
 
@@ -144,6 +153,10 @@ class Bridge:
         listener = self._listener(sock_id, event, fn_id)
         self._listeners[(sock_id, event, fn_id)] = listener
         getattr(sock, add)(listener)
+        hook = self._hooks.get(sock_id)
+        if event == "close" and hook is not None:  # the hook stays the last one
+            sock.offClose(hook)
+            sock.onClose(hook)
 
     def off(self, sock_id: int, event: str, fn_id: Optional[int]) -> None:
         sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
@@ -168,20 +181,32 @@ class Bridge:
                 if sock_id in self.closed:  # held by the closed JS socket, not by id
                     enter("fireClosed", sock_id, fn_id, json.dumps(res))
                 else:
-                    enter("fire", fn_id, json.dumps(res), None)
+                    enter("fire", fn_id, json.dumps(res))
 
             return on_error
         if event == "message":
+            b64encode = base64.b64encode
 
             def on_message(res: Any) -> None:
-                payload = {"remoteInfo": res["remoteInfo"], "localInfo": res["localInfo"]}
-                encoded = base64.b64encode(res["message"]).decode("ascii")
-                enter("fire", fn_id, json.dumps(payload), encoded)
+                # The hot path: the datagram's fields as arguments, no JSON.
+                remote = res["remoteInfo"]
+                local = res["localInfo"]
+                enter(
+                    "message",
+                    fn_id,
+                    b64encode(res["message"]).decode("ascii"),
+                    remote["address"],
+                    remote["family"],
+                    remote["port"],
+                    remote["size"],
+                    local["address"],
+                    local["port"],
+                )
 
             return on_message
 
         def on_event(res: Any) -> None:
-            enter("fire", fn_id, json.dumps(res), None)
+            enter("fire", fn_id, json.dumps(res))
 
         return on_event
 
@@ -213,6 +238,7 @@ class Bridge:
         sockets: List[UDPSocket] = list(self.sockets.values())
         self.sockets.clear()
         self.closed.clear()
+        self._hooks.clear()
         self._listeners.clear()
         for sock in sockets:
             sock.close()
