@@ -10,6 +10,7 @@ import pytest
 
 import taro_udp
 from taro_udp.testing import (
+    Decision,
     PropertyViolationError,
     RandomDecider,
     Schedule,
@@ -18,6 +19,7 @@ from taro_udp.testing import (
     always,
     describe,
     draw_mix,
+    replay,
     sometimes,
 )
 
@@ -86,6 +88,12 @@ def test_schedule_text_round_trips_and_bad_text_is_refused() -> None:
         Schedule.parse("#4 lose 3")
     with pytest.raises(ValueError, match="delay takes a value"):
         Schedule.parse("#4 delay")
+    with pytest.raises(ValueError, match="kind must be one of lose"):
+        Schedule.parse([Decision(1, "drop")])
+    with pytest.raises(ValueError, match="invalid decision"):
+        Schedule.parse([Decision(1, "delay", 2, 5.0)])
+    with pytest.raises(ValueError, match="not a decision: 'later'"):
+        replay("#1 lose; later")
     with pytest.raises(ValueError, match="give a decider or a schedule"):
         SimulatedNetwork(schedule="", decider=RandomDecider())
 
