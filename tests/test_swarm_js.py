@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
-from typing import Any, List
+from typing import Any, Callable, List, Optional
 
 import pytest
 
@@ -18,7 +18,7 @@ pytest.importorskip("quickjs", reason="taro_udp.js needs the quickjs-ng package"
 
 import taro_udp
 from taro_udp.js import JSRuntime
-from taro_udp.testing import SimulatedNetwork, Swarm
+from taro_udp.testing import SimulatedNetwork, Swarm, sometimes
 
 from ._retry import serve
 
@@ -66,12 +66,14 @@ def _example() -> ModuleType:
     return module
 
 
-def js_retry(match: bool) -> Any:
+def js_retry(match: bool, watch: Optional[Callable[[JSRuntime], object]] = None) -> Any:
     def routine(network: SimulatedNetwork) -> None:
         with taro_udp.create_udp_socket() as server:
             serve(server)
             server.bind(5566, address="127.0.0.1")
             with JSRuntime() as runtime:
+                if watch is not None:
+                    watch(runtime)
                 runtime.eval(f"var MATCH = {'true' if match else 'false'}\n" + JS_ROUTINE)
                 runtime.run_until(lambda: runtime.eval("done"), timeout=60.0)
                 answers: List[List[Any]] = runtime.eval("answers")
@@ -135,9 +137,17 @@ def test_a_js_last_sent_routine_is_found_replayed_with_its_math_random_and_shrun
     assert 1 <= len(shrunk.schedule) <= 2, shrunk
 
 
-def test_a_correct_js_routine_passes_200_runs() -> None:
-    report = Swarm(js_retry(match=True)).run(200)
+def test_a_correct_js_routine_passes_200_runs_and_sometimes_reports_across_runs() -> None:
+    def watch(runtime: JSRuntime) -> None:
+        # On the event thread, between loop rounds: the JS's own state, read directly.
+        state = "typeof answers === 'undefined' ? [0, 0] : [tries, answers.length]"
+        sometimes(lambda: runtime.eval(state)[0] > 1, "a JS request was retried")
+        sometimes(lambda: runtime.eval(state)[1] > 3, "more answers than requests")
+
+    report = Swarm(js_retry(match=True, watch=watch)).run(200)
     assert report.failures == [], report.summary()
+    assert report.sometimes["a JS request was retried"] > 0
+    assert report.never == ["more answers than requests"]
 
 
 def test_pytest_swarm_swarms_a_js_runtime_test(
