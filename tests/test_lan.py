@@ -543,3 +543,88 @@ def test_ipv6_hosts_and_a_host_with_two_interfaces(
     assert four["remoteInfo"]["address"] == "::ffff:192.168.1.23"
     assert four["localInfo"]["address"] == "::ffff:192.168.1.50"
     assert device.addresses == ["192.168.1.50/24", "fd00::50/64"]
+
+
+@pytest.mark.parametrize(
+    "virtual_network", [{"local_address": ["192.168.1.23/24", "192.168.2.23/24"]}], indirect=True
+)
+def test_the_limited_broadcast_leaves_through_the_bound_interface_else_the_first(
+    virtual_network: SimulatedNetwork, udp_socket_factory: SocketFactory, udp_recorder: Factory
+) -> None:
+    _lan(virtual_network)
+    lamp, plug, other = (
+        _listener(udp_socket_factory, udp_recorder, host) for host in virtual_network.hosts[1:]
+    )
+    first = udp_socket_factory()
+    first.send({"address": "255.255.255.255", "port": PORT, "message": "first"})
+    second = udp_socket_factory()
+    second.bind(0, address="192.168.2.23")
+    second.send({"address": "255.255.255.255", "port": PORT, "message": "second"})
+    virtual_network.settle()
+    assert [p["message"] for p in lamp.items] == [b"first"]
+    assert [p["message"] for p in plug.items] == [b"first"]
+    assert [p["message"] for p in other.items] == [b"second"]
+    assert other.items[0]["remoteInfo"]["address"] == "192.168.2.23"
+
+
+@pytest.mark.parametrize("virtual_network", [PHONE], indirect=True)
+def test_a_socket_bound_to_the_broadcast_address_hears_the_broadcast(
+    virtual_network: SimulatedNetwork, udp_socket_factory: SocketFactory, udp_recorder: Factory
+) -> None:
+    lamp = virtual_network.add_host("192.168.1.50/24")
+    bound = _listener(udp_socket_factory, udp_recorder, lamp, address="192.168.1.255")
+    udp_socket_factory().send(
+        {"address": "192.168.1.255", "port": PORT, "message": "x", "setBroadcast": True}
+    )
+    (payload,) = bound.wait_for(1)
+    assert payload["localInfo"]["address"] == "192.168.1.255"
+
+
+@pytest.mark.parametrize("virtual_network", [PHONE], indirect=True)
+def test_a_partition_between_two_hosts_keeps_a_broadcast_from_that_one_only(
+    virtual_network: SimulatedNetwork, udp_socket_factory: SocketFactory, udp_recorder: Factory
+) -> None:
+    _lan(virtual_network)
+    lamp, plug, _ = (
+        _listener(udp_socket_factory, udp_recorder, host) for host in virtual_network.hosts[1:]
+    )
+    virtual_network.partition("192.168.1.23", "192.168.1.50")
+    udp_socket_factory().send({"address": "255.255.255.255", "port": PORT, "message": "x"})
+    plug.wait_for(1)
+    virtual_network.settle()
+    assert len(lamp) == 0
+    reasons = {r.receiver: r.reason for r in virtual_network.datagrams}
+    assert reasons["lamp"] == "partition"
+    assert reasons["plug"] is None
+
+
+@pytest.mark.parametrize("virtual_network", [PHONE], indirect=True)
+def test_joining_a_subnet_without_an_address_leases_one(virtual_network: SimulatedNetwork) -> None:
+    access_point = virtual_network.add_host("10.10.100.254/24", name="ap")
+    (subnet,) = access_point.subnets
+    phone = virtual_network.local_host
+    assert phone.move_to(subnet) is subnet
+    assert phone.addresses == ["10.10.100.100/24"]
+    second = virtual_network.add_host(name="tablet")
+    second.connect(subnet)
+    assert second.addresses == ["10.10.100.101/24"]
+
+
+def test_a_lan_built_wrong_says_what_is_wrong() -> None:
+    network = SimulatedNetwork()
+    with pytest.raises(ValueError, match="needs its prefix"):
+        network.add_host("192.168.1.5")
+    network.add_host("192.168.1.5/24", name="lamp")
+    with pytest.raises(ValueError, match="already lamp's"):
+        network.add_host("192.168.1.9/24", "192.168.1.5/24", name="late")
+    assert [host.name for host in network.hosts] == ["local", "lamp"]  # nothing half-made
+    assert [h.name for h in network.subnets[0].hosts] == ["lamp"]
+    with pytest.raises(ValueError, match="already a host named 'lamp'"):
+        network.add_host("192.168.1.6/24", name="lamp")
+    with pytest.raises(ValueError, match="cannot be an interface address"):
+        network.add_host("127.0.0.2/8")
+    with pytest.raises(ValueError, match="inside and an outside"):
+        network.add_router("192.168.1.1/24", nat=True)
+    with pytest.raises(ValueError, match="has no interface"):
+        network.host("lamp").disconnect("10.0.0.1")
+    network.close()

@@ -14,10 +14,12 @@ change), so this module imports neither the network nor the transports.
 from __future__ import annotations
 
 import contextvars
+import errno
 import ipaddress
+import itertools
 import threading
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union, cast
 
 from ._addressing import (
     LIMITED_BROADCAST,
@@ -27,6 +29,7 @@ from ._addressing import (
     as_interface,
     is_loopback,
     is_multicast,
+    os_error,
     parse_ip,
 )
 from ._ports import PortTable
@@ -138,6 +141,8 @@ class Nat:
         """The source an inside datagram leaves with; the mapping is made or reused."""
         port = self.mappings.get(source)
         if port is None:
+            if self._next > 65535:  # every port of the router is mapped: as a full table
+                raise os_error(errno.EAGAIN)
             port = self._next
             self._next += 1
             self.mappings[source] = port
@@ -238,14 +243,16 @@ class Host:
 
     # -- links that change ---------------------------------------------------------------
 
-    def connect(self, address: str) -> Subnet:
+    def connect(self, address: Union[str, Subnet]) -> Subnet:
         """Join the subnet of ``address`` (``"10.10.100.100/24"``) with that address.
 
         As a phone joins a Wi-Fi network: the interface comes up, ``network_info()``
-        changes and the change listeners run. Returns the subnet.
+        changes and the change listeners run. Given a ``Subnet`` instead, the host takes
+        the first free address from its hundredth on (as a DHCP server hands them out),
+        else the first free one. Returns the subnet.
         """
-        interface = as_interface(address)
         with self._fabric.lock:
+            interface = _lease(address) if isinstance(address, Subnet) else as_interface(address)
             subnet = self._fabric.subnet_locked(interface.network)
             taken = subnet.owner(interface.ip)
             if taken is not None:
@@ -282,7 +289,7 @@ class Host:
             self.loopback_only = False
             self._fabric.link_changed_locked(self, gone)
 
-    def move_to(self, address: str) -> Subnet:
+    def move_to(self, address: Union[str, Subnet]) -> Subnet:
         """``disconnect()`` then ``connect(address)``: the phone moves to another Wi-Fi."""
         self.disconnect()
         return self.connect(address)
@@ -338,6 +345,17 @@ class Host:
     def network_listeners_locked(self) -> Tuple[NetworkListener, ...]:
         """The change listeners now (lock held)."""
         return tuple(self._listeners)
+
+
+def _lease(subnet: Subnet) -> Interface:
+    # The first free address of ``subnet`` from its hundredth on, else from its first.
+    network = subnet.address
+    hosts = network.hosts()
+    ordered = itertools.chain(itertools.islice(network.hosts(), 99, None), hosts)
+    for ip in itertools.islice(ordered, 65536):  # bounded: an IPv6 /64 is endless
+        if subnet.owner(cast(IPAddress, ip)) is None:
+            return ipaddress.ip_interface(f"{ip}/{network.prefixlen}")
+    raise ValueError(f"no free address left on {network}")
 
 
 def _matches(attachment: Attachment, text: str) -> bool:

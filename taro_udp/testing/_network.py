@@ -42,22 +42,22 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
-import logging
 import os
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 from .. import _clock, _loop, _socket, _transport
 from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
-from ._addressing import Address, as_interface, is_multicast, parse_ip
+from ._addressing import Address
 from ._faults import Faults
-from ._hosts import Attachment, Host, Nat, Subnet, current_host
+from ._hosts import current_host
+from ._lan import Topology
 from ._links import Link, Links
-from ._ports import UNICAST, PortTable
+from ._ports import UNICAST
 from ._records import DatagramRecord, Delivery
 from ._routing import Route, routes_locked
 from ._schedule import Decider, Decision, Outgoing, RandomDecider, Schedule, ScheduleDecider
@@ -65,7 +65,6 @@ from ._sim_transport import SimulatedTransport
 from ._virtual import VirtualClock
 
 __all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
-_log = logging.getLogger("taro_udp")
 
 # One event of the trace: (ns on the loop's clock since it started, kind, details).
 TraceEvent = Tuple[int, str, Tuple[Any, ...]]
@@ -107,6 +106,14 @@ _Flow = Tuple[str, int, str, int, str]
 Fate = Tuple[Optional[str], int, Tuple[float, ...], bool, bytes]
 
 
+class _Moment(NamedTuple):
+    """The instant of one send, read once for all its copies."""
+
+    time: float  # on the loop's clock
+    epoch_time: float  # seconds since the epoch (records)
+    ns: int  # since the clock started (the trace)
+
+
 class _Timer:
     """A delivery or a reorder flush waiting for its deadline on the event loop."""
 
@@ -118,8 +125,8 @@ class _Timer:
         self.handle: Any = None
 
 
-class SimulatedNetwork(Faults):
-    """A simulated loopback network; a context manager that installs it for new sockets.
+class SimulatedNetwork(Faults, Topology):
+    """A simulated network (loopback and LAN); a context manager that installs it for new sockets.
 
     ``loss``, ``duplicate`` and ``reorder`` are probabilities per datagram; ``delay`` is
     ``(lo, hi)`` milliseconds, drawn uniformly per copy; ``mtu`` (bytes, IP header
@@ -167,8 +174,7 @@ class SimulatedNetwork(Faults):
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
         self.seed = seed
-        self._subnets: Dict[Any, Subnet] = {}
-        self._hosts: Dict[str, Host] = {}
+        Topology.__init__(self)
         # Every fault decision goes through the decider (see _schedule); what it chose
         # is recorded in _schedule. ``schedule=`` replays one.
         if decider is not None and schedule is not None:
@@ -207,127 +213,6 @@ class SimulatedNetwork(Faults):
 
     def __repr__(self) -> str:
         return f"<SimulatedNetwork seed={self.seed!r} datagrams={len(self._datagrams)}>"
-
-    # -- hosts and subnets ---------------------------------------------------------------
-
-    def add_host(self, *addresses: str, name: Optional[str] = None) -> Host:
-        """A new host with these interface addresses (``"192.168.1.50/24"``, IPv6 too).
-
-        Each address puts the host on the subnet of its prefix (made on first use); no
-        address: a host not connected yet (``host.connect(...)`` later). ``name`` (by
-        default its first address) names it in records, traces and fate draws.
-        """
-        return self._new_host(name, addresses)
-
-    def add_router(self, *addresses: str, name: Optional[str] = None, nat: bool = False) -> Host:
-        """A router attached to these subnets: the default gateway of each of them.
-
-        It forwards unicast between its subnets (broadcasts stay on their link). With
-        ``nat=True`` the last address is its outside interface: what leaves through it
-        from the other subnets has its source rewritten to that address and a port of
-        the router's (20000 on), and only replies from the endpoints so contacted get
-        back in (``"nat: no mapping"`` for the others).
-        """
-        if nat and len(addresses) < 2:
-            raise ValueError("a NAT router needs an inside and an outside address")
-        router = self._new_host(name, addresses, router=True)
-        if nat:
-            with self.lock:
-                router.nat = Nat(router.attachments[-1])
-        return router
-
-    def add_subnet(self, address: str) -> Subnet:
-        """The subnet ``address`` (``"192.168.1.0/24"``), made if new."""
-        network = ipaddress.ip_network(address)
-        with self.lock:
-            return self.subnet_locked(network)
-
-    def _new_host(
-        self,
-        name: Optional[str],
-        addresses: Sequence[str],
-        *,
-        router: bool = False,
-        loopback_only: bool = False,
-    ) -> Host:
-        interfaces = [as_interface(address) for address in addresses]
-        if name is None:
-            name = str(interfaces[0].ip) if interfaces else f"host{len(self._hosts)}"
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"a host's name is a non-empty str, got {name!r}")
-        with self.lock:
-            if name in self._hosts:
-                raise ValueError(f"there is already a host named {name!r}")
-            host = Host(self, name, router=router, loopback_only=loopback_only)
-            self._hosts[name] = host
-        for interface in interfaces:
-            host.connect(str(interface))
-        return host
-
-    @property
-    def hosts(self) -> List[Host]:
-        """Every host, the local one first, in the order they were added."""
-        with self.lock:
-            return list(self._hosts.values())
-
-    def host(self, name: str) -> Host:
-        """The host named ``name`` (``KeyError`` if none)."""
-        with self.lock:
-            return self._hosts[name]
-
-    @property
-    def subnets(self) -> List[Subnet]:
-        """Every subnet, in the order they were first used."""
-        with self.lock:
-            return list(self._subnets.values())
-
-    @property
-    def ports(self) -> PortTable:
-        """The local host's port table (0.2.0's one table)."""
-        return self.local_host.ports
-
-    def subnet_locked(self, network: Any) -> Subnet:
-        """The subnet of ``network`` (an ``ip_network``), made if new (lock held)."""
-        subnet = self._subnets.get(network)
-        if subnet is None:
-            subnet = self._subnets[network] = Subnet(network)
-        return subnet
-
-    def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
-        """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
-        if self.records and self._active:  # (before, the clock is not the network's yet)
-            self._trace_locked("link", host.name, tuple(str(a.interface) for a in host.attachments))
-        listeners = host.network_listeners_locked()
-        if listeners:
-            info = host.network_info_locked()
-            for listener in listeners:
-                _loop.call_soon(_call_listener, listener, dict(info))
-
-    def join_group(self, sock: UDPSocket, group: str) -> None:
-        """Make ``sock`` (a device fake's) a member of the multicast ``group``.
-
-        Like ``IP_ADD_MEMBERSHIP``: a multicast datagram to the group reaches the member
-        sockets bound to its port (wildcard or the group address) on the hosts of the
-        sender's subnet. WeChat has no membership call: mini-program code only sends.
-        """
-        address = parse_ip(group)
-        if not is_multicast(address):
-            raise ValueError(f"{group!r} is not a multicast group address")
-        self._transport_of(sock).groups.add(address)
-
-    def leave_group(self, sock: UDPSocket, group: str) -> None:
-        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member."""
-        self._transport_of(sock).groups.discard(parse_ip(group))
-
-    def host_of(self, sock: UDPSocket) -> Host:
-        """The host ``sock`` belongs to."""
-        return self._transport_of(sock).host
-
-    def _transport_of(self, sock: UDPSocket) -> SimulatedTransport:
-        transport = getattr(sock, "_transport", None)
-        if not isinstance(transport, SimulatedTransport) or transport.network is not self:
-            raise ValueError(f"{sock!r} is not a socket of this network")
-        return transport
 
     # -- activation ----------------------------------------------------------------------
 
@@ -474,19 +359,39 @@ class SimulatedNetwork(Faults):
     # -- sending and arriving (network lock held) ----------------------------------------
 
     def transmit_locked(
-        self, sender: SimulatedTransport, destination: Address, payload: bytes
+        self,
+        sender: SimulatedTransport,
+        destination: Address,
+        payload: bytes,
+        text: Optional[Tuple[str, int]] = None,
     ) -> None:
         """Route one send, draw each receiving host's fate, record it, send the copies.
 
         Raises the OS's ``OSError`` when the host cannot send it (no route), before
-        anything is recorded.
+        anything is recorded. ``text`` is the destination as the core gave it: with it,
+        the routes are kept for the next send of that socket there, until the LAN
+        changes (a device answers the same phone a thousand times).
         """
-        bound = None if sender.wildcard else sender.local
-        source, routes = routes_locked(sender.host, bound, sender.port, destination)
-        texts = (str(source[0]), str(destination[0]))  # once per send, not per receiver
+        key = None if text is None else (sender, text)
+        cached = self._routes.get(key) if key is not None else None
+        if cached is not None and cached[0] == self._topology:
+            _, source, routes, texts = cached
+        else:
+            bound = None if sender.wildcard else sender.local
+            source, routes = routes_locked(sender.host, bound, sender.port, destination)
+            texts = (str(source[0]), str(destination[0]))  # once per send, not per copy
+            if key is not None and _cacheable(routes):
+                if len(self._routes) >= _ROUTES_KEPT:
+                    self._routes.clear()
+                self._routes[key] = (self._topology, source, routes, texts)
+        clock = _clock.current
+        now = clock.time()  # one instant for all its copies (a broadcast: a thousand)
+        moment = _Moment(now, clock.epoch + now, round((now - clock.start) * 1e9))
         first: Optional[int] = None
         for route in routes:
-            seq = self._send_one_locked(sender, source, destination, texts, payload, route, first)
+            seq = self._send_one_locked(
+                sender, source, destination, texts, payload, route, first, moment
+            )
             if first is None:
                 first = seq
 
@@ -499,12 +404,13 @@ class SimulatedNetwork(Faults):
         payload: bytes,
         route: Route,
         first: Optional[int],
+        moment: _Moment,
     ) -> int:
         seq = self._sent
         self._sent += 1
         flow = (texts[0], source[1], texts[1], destination[1], route.key)
         reason, copies, delays, reordered, payload = self._fate_locked(
-            seq, flow, source, destination, route, payload
+            seq, flow, source, destination, route, payload, moment.ns / 1e6
         )
         if reason:
             fate = _records.DROPPED
@@ -516,24 +422,29 @@ class SimulatedNetwork(Faults):
             seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
             name = route.receiver.name if route.receiver is not None else None
-            self._trace_locked(
-                "send",
-                seq,
-                texts[0],
-                source[1],
-                texts[1],
-                destination[1],
-                len(payload),
-                fate,
-                reason,
-                delays,
-                reordered,
-                None if route.receiver is self.local_host else name,
+            self._trace.append(
+                (
+                    moment.ns,
+                    "send",
+                    (
+                        seq,
+                        texts[0],
+                        source[1],
+                        texts[1],
+                        destination[1],
+                        len(payload),
+                        fate,
+                        reason,
+                        delays,
+                        reordered,
+                        None if route.receiver is self.local_host else name,
+                    ),
+                )
             )
             self._datagrams.append(
                 _records.new_record(
                     seq,
-                    self._now(),
+                    moment.epoch_time,
                     (texts[0], source[1]),
                     (texts[1], destination[1]),
                     payload,
@@ -557,14 +468,14 @@ class SimulatedNetwork(Faults):
             self._held[flow] = (datagram, copies)
             if previous is not None:  # held back as well: its follower came, let it go
                 self._release(previous)
-            deadline = _clock.now() + self._reorder_window / 1000.0
+            deadline = moment.time + self._reorder_window / 1000.0
             self._schedule_locked(deadline, _Flush(self, flow, datagram))
             return seq
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
-                self._schedule_locked(_clock.now() + delay / 1000.0, _Arrival(self, datagram, copy))
+                self._schedule_locked(moment.time + delay / 1000.0, _Arrival(self, datagram, copy))
         return seq
 
     def _fate_locked(
@@ -575,6 +486,7 @@ class SimulatedNetwork(Faults):
         destination: Address,
         route: Route,
         payload: bytes,
+        now_ms: float,
     ) -> Fate:
         """The fate of one datagram toward one receiving host: the one place it is chosen.
 
@@ -586,7 +498,6 @@ class SimulatedNetwork(Faults):
         of each copy in ms, held back to reorder, the payload as it will arrive).
         """
         reason = route.reason or self._drop_reason(source, destination, route, len(payload))
-        now_ms = self._now_ms()
         outgoing = Outgoing(seq, source, destination, payload, now_ms, route.key, reason, flow)
         chosen = self.decider.decide(self, outgoing)
         if reason:
@@ -686,9 +597,11 @@ class SimulatedNetwork(Faults):
                 for sock in receivers:
                     sock.deliver_now()
             finally:  # what was not read (no reader yet, a full drain) waits signalled
-                with self.lock:
-                    for sock in receivers:
-                        sock.resignal()
+                left = [sock for sock in receivers if sock.queue]
+                if left:
+                    with self.lock:
+                        for sock in left:
+                            sock.resignal()
 
     def _arrive(self, datagram: _InFlight, copy: int) -> None:
         self._arrive_locked(datagram, copy)
@@ -806,9 +719,11 @@ class SimulatedNetwork(Faults):
     def trace(self) -> List[TraceEvent]:
         """Every event so far, in order: ``(ns, kind, details)`` (a copy).
 
-        Kinds: ``"send"`` (seq, source host and port, destination host and port, size,
-        fate, reason, delays in ms, reordered), ``"arrive"`` (seq, copy, outcome,
-        receivers, out of order) and, under virtual time, ``"timer"`` (the timer's number
+        Kinds: ``"send"`` (seq, source address and port, destination address and port,
+        size, fate, reason, delays in ms, reordered, the receiving host's name or None
+        for the local host and for nobody), ``"arrive"`` (seq, copy, outcome, receivers,
+        out of order), ``"link"`` (a host's name and its interfaces after a change) and,
+        under virtual time, ``"timer"`` (the timer's number
         in order of first firing, and its callback's name). Times are on the loop's
         clock, in ns since it started (virtual under ``virtual_time=True``, where the same
         seed and program give the same trace).
@@ -957,9 +872,10 @@ def active_network() -> Optional[SimulatedNetwork]:
     return owner if isinstance(owner, SimulatedNetwork) else None
 
 
-def _call_listener(listener: Callable[[Any], object], info: Any) -> None:
-    # A network-change listener, on the event thread: what it raises is logged.
-    try:
-        listener(info)
-    except Exception:  # noqa: BLE001 - a test's listener must not stop the loop
-        _log.exception("taro_udp.testing: a network-change listener raised")
+_ROUTES_KEPT = 8192  # sends whose routes are kept; a bound, not a policy (then cleared)
+
+
+def _cacheable(routes: List[Route]) -> bool:
+    # A route through a NAT router changes its state (mappings, contacted endpoints) at
+    # every send: it is worked out again each time.
+    return not any(link.host.nat is not None for route in routes for link in route.links)

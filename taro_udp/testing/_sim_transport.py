@@ -53,7 +53,11 @@ class Medium(Protocol):
     lock: threading.Lock
 
     def transmit_locked(
-        self, sender: SimulatedTransport, destination: Address, payload: bytes
+        self,
+        sender: SimulatedTransport,
+        destination: Address,
+        payload: bytes,
+        text: Optional[Tuple[str, int]] = None,
     ) -> None: ...
 
 
@@ -123,7 +127,7 @@ class SimulatedTransport:
 
     def sendto(self, data: Buffer, address: SockAddr) -> None:
         with self.network.lock:
-            self._send_locked(data, _sockaddr(address))
+            self._send_locked(data, _sockaddr(address), (str(address[0]), int(address[1])))
 
     def send(self, data: Buffer) -> None:
         with self.network.lock:
@@ -251,7 +255,9 @@ class SimulatedTransport:
             return True
         return any(attachment.subnet.is_broadcast(host) for attachment in self.host.attachments)
 
-    def _send_locked(self, data: Buffer, destination: Address) -> None:
+    def _send_locked(
+        self, data: Buffer, destination: Address, text: Optional[Tuple[str, int]] = None
+    ) -> None:
         self._check_open()
         self._raise_pending_error()
         self._check_destination(destination)
@@ -262,7 +268,7 @@ class SimulatedTransport:
             raise os_error(errno.EMSGSIZE)
         if self.local is None:
             self.host.ports.bind(self, None, 0, "")
-        self.network.transmit_locked(self, destination, payload)
+        self.network.transmit_locked(self, destination, payload, text)
 
     def _update_signal(self) -> None:
         # One byte in the pipe exactly while there is something to read.
