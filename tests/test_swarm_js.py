@@ -191,3 +191,14 @@ def test_pytest_swarm_swarms_a_js_runtime_test(
     message = re.search(r"first failure: seed \d+, mix: .+\n  .+?: (request \d+ got .+)", text)
     assert message is not None, text
     assert message.group(1) in replay.stdout.str()
+
+
+def test_the_example_script_reports_the_failure_the_shrunk_schedule_and_the_fix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _example().main(runs=60) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"original page: 60 runs, \d+ failed", out), out
+    assert re.search(r"shrunk to [12] fault decisions in \d+ runs:", out), out
+    assert "10.10.100.254:48899" in out
+    assert "fixed page: 60 runs, 0 failed" in out
