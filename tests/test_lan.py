@@ -628,3 +628,23 @@ def test_a_lan_built_wrong_says_what_is_wrong() -> None:
     with pytest.raises(ValueError, match="has no interface"):
         network.host("lamp").disconnect("10.0.0.1")
     network.close()
+
+
+@pytest.mark.parametrize("virtual_network", [PHONE], indirect=True)
+def test_repeated_sends_keep_their_records_true_and_follow_a_move(
+    virtual_network: SimulatedNetwork, udp_socket_factory: SocketFactory, udp_recorder: Factory
+) -> None:
+    # The network keeps a socket's routes between sends: the later sends' records must
+    # say the same as the first's, and a move must not reuse the old routes.
+    lamp = _listener(udp_socket_factory, udp_recorder, virtual_network.add_host("192.168.1.50/24"))
+    sender = udp_socket_factory()
+    for _ in range(3):
+        sender.send({"address": "192.168.1.50", "port": PORT, "message": "x"})
+    lamp.wait_for(3)
+    records = virtual_network.datagrams
+    assert [(r.source[0], r.destination, r.translated) for r in records] == [
+        ("192.168.1.23", ("192.168.1.50", PORT), None)
+    ] * 3
+    virtual_network.local_host.move_to("192.168.1.24/24")
+    sender.send({"address": "192.168.1.50", "port": PORT, "message": "x"})
+    assert lamp.wait_for(4)[3]["remoteInfo"]["address"] == "192.168.1.24"

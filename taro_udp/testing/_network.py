@@ -106,9 +106,16 @@ _Flow = Tuple[str, int, str, int, str]
 Fate = Tuple[Optional[str], int, Tuple[float, ...], bool, bytes]
 
 
-class _Moment(NamedTuple):
-    """The instant of one send, read once for all its copies."""
+class _Send(NamedTuple):
+    """One send, worked out once for all its copies (a LAN broadcast: a thousand)."""
 
+    sender: SimulatedTransport
+    source: Address
+    destination: Address
+    texts: Tuple[str, str]  # source and destination addresses as text
+    endpoints: Tuple[Tuple[str, int], Tuple[str, int]]  # for the records
+    payload: bytes
+    size: int
     time: float  # on the loop's clock
     epoch_time: float  # seconds since the epoch (records)
     ns: int  # since the clock started (the trace)
@@ -375,7 +382,10 @@ class SimulatedNetwork(Faults, Topology):
         key = None if text is None else (sender, text)
         cached = self._routes.get(key) if key is not None else None
         if cached is not None and cached[0] == self._topology:
+            # The destination the routes were made with: equal, and the very object
+            # (``route.destination is destination`` says "not rewritten by a NAT").
             _, source, routes, texts = cached
+            destination = routes[0].destination if routes else destination
         else:
             bound = None if sender.wildcard else sender.local
             source, routes = routes_locked(sender.host, bound, sender.port, destination)
@@ -386,31 +396,36 @@ class SimulatedNetwork(Faults, Topology):
                 self._routes[key] = (self._topology, source, routes, texts)
         clock = _clock.current
         now = clock.time()  # one instant for all its copies (a broadcast: a thousand)
-        moment = _Moment(now, clock.epoch + now, round((now - clock.start) * 1e9))
+        send = _Send(
+            sender,
+            source,
+            destination,
+            texts,
+            ((texts[0], source[1]), (texts[1], destination[1])),
+            payload,
+            len(payload),
+            now,
+            clock.epoch + now,
+            round((now - clock.start) * 1e9),
+        )
         first: Optional[int] = None
         for route in routes:
-            seq = self._send_one_locked(
-                sender, source, destination, texts, payload, route, first, moment
-            )
+            seq = self._send_one_locked(send, route, first)
             if first is None:
                 first = seq
 
-    def _send_one_locked(
-        self,
-        sender: SimulatedTransport,
-        source: Address,
-        destination: Address,
-        texts: Tuple[str, str],
-        payload: bytes,
-        route: Route,
-        first: Optional[int],
-        moment: _Moment,
-    ) -> int:
+    def _send_one_locked(self, send: _Send, route: Route, first: Optional[int]) -> int:
         seq = self._sent
         self._sent += 1
-        flow = (texts[0], source[1], texts[1], destination[1], route.key)
+        source, destination, texts = send.source, send.destination, send.texts
+        flow = route.flow
+        if flow is None or route.flow_texts is not texts:  # kept on a route kept for reuse
+            flow = route.flow = (texts[0], source[1], texts[1], destination[1], route.key)
+            route.flow_texts = texts
+        # ``payload``: as it will arrive (a link may corrupt or cut it); records keep
+        # what was sent.
         reason, copies, delays, reordered, payload = self._fate_locked(
-            seq, flow, source, destination, route, payload, moment.ns / 1e6
+            seq, flow, source, destination, route, send.payload, send.ns / 1e6
         )
         if reason:
             fate = _records.DROPPED
@@ -421,10 +436,12 @@ class SimulatedNetwork(Faults, Topology):
         else:  # rewritten by a NAT router
             seen = (str(route.source[0]), str(route.destination[0]))
         if self.records:
-            name = route.receiver.name if route.receiver is not None else None
+            receiver = route.receiver
+            shown = None if receiver is None or receiver is self.local_host else receiver.name
+            source_end, destination_end = send.endpoints
             self._trace.append(
                 (
-                    moment.ns,
+                    send.ns,
                     "send",
                     (
                         seq,
@@ -432,28 +449,28 @@ class SimulatedNetwork(Faults, Topology):
                         source[1],
                         texts[1],
                         destination[1],
-                        len(payload),
+                        send.size,
                         fate,
                         reason,
                         delays,
                         reordered,
-                        None if route.receiver is self.local_host else name,
+                        shown,
                     ),
                 )
             )
             self._datagrams.append(
                 _records.new_record(
                     seq,
-                    moment.epoch_time,
-                    (texts[0], source[1]),
-                    (texts[1], destination[1]),
-                    payload,
-                    sender.ttl,
+                    send.epoch_time,
+                    source_end,
+                    destination_end,
+                    send.payload,
+                    send.sender.ttl,
                     fate,
                     reason,
                     delays,
                     reordered,
-                    None if route.receiver is self.local_host else name,
+                    shown,
                     first,
                     None
                     if seen is texts
@@ -462,20 +479,20 @@ class SimulatedNetwork(Faults, Topology):
             )
         if not copies:
             return seq
-        datagram = _InFlight(seq, sender, destination, payload, route, flow, seen)
+        datagram = _InFlight(seq, send.sender, destination, payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
             if previous is not None:  # held back as well: its follower came, let it go
                 self._release(previous)
-            deadline = moment.time + self._reorder_window / 1000.0
+            deadline = send.time + self._reorder_window / 1000.0
             self._schedule_locked(deadline, _Flush(self, flow, datagram))
             return seq
         for copy, delay in enumerate(delays):
             if delay <= 0:
                 self._arrive_locked(datagram, copy)
             else:
-                self._schedule_locked(moment.time + delay / 1000.0, _Arrival(self, datagram, copy))
+                self._schedule_locked(send.time + delay / 1000.0, _Arrival(self, datagram, copy))
         return seq
 
     def _fate_locked(

@@ -56,7 +56,17 @@ class Route:
     ``reason`` is a drop decided by routing (NAT refusal, no route), or None.
     """
 
-    __slots__ = ("destination", "key", "kind", "links", "reason", "receiver", "source")
+    __slots__ = (
+        "destination",
+        "flow",
+        "flow_texts",
+        "key",
+        "kind",
+        "links",
+        "reason",
+        "receiver",
+        "source",
+    )
 
     def __init__(
         self,
@@ -75,6 +85,10 @@ class Route:
         self.links = links
         self.key = key
         self.reason = reason
+        # The network's flow key for it, and the address texts it was made from (the
+        # network keeps routes between sends: it keeps their flow key with them).
+        self.flow: Optional[Tuple[str, int, str, int, str]] = None
+        self.flow_texts: Optional[Tuple[str, str]] = None
 
     def links_up(self) -> bool:
         """Whether every interface it crosses is still up."""
