@@ -129,8 +129,11 @@ class JSRuntime:
     every console line as it is written (on the event thread); they are also logged on
     the ``taro_udp.js`` logger, and the last ``console_limit`` of them (1 MiB of text at
     most) are kept in ``console``. ``timeout`` bounds how long a method called from
-    another thread waits for the event thread. A bad argument raises ``TypeError`` or
-    ``ValueError`` (a missing root ``FileNotFoundError``) here, naming it.
+    another thread waits for the event thread. ``host`` (a ``SimulatedNetwork`` host)
+    runs the script on that host: its sockets are the host's, and
+    ``wx.getLocalIPAddress``, ``wx.getNetworkType`` and ``wx.onNetworkStatusChange``
+    follow its links. A bad argument raises ``TypeError`` or ``ValueError`` (a missing
+    root ``FileNotFoundError``) here, naming it.
 
     An error nobody catches (thrown by a listener, a callback, a timer or a Promise job,
     or an unhandled rejection) is appended to ``errors`` as a ``JSError`` (and logged);
@@ -138,9 +141,6 @@ class JSRuntime:
     A test that expects such errors inspects ``errors`` and clears it. ``on_error(error)``
     (on the event thread) sees each one as it happens (``taro-udp run`` stops there).
     What JS throws into a Python call (``eval``, ``page.call``...) is raised there instead.
-    ``host`` (a ``SimulatedNetwork`` host) runs the script on that host: its
-    sockets are the host's, and ``wx.getLocalIPAddress``, ``wx.getNetworkType`` and
-    ``wx.onNetworkStatusChange`` follow its links.
     """
 
     def __init__(

@@ -12,6 +12,10 @@
 - ``VirtualClock``: virtual time in lockstep with the event loop (``advance(seconds=)``,
   ``run_until``); ``SimulatedNetwork(virtual_time=True)`` installs one. Every duration
   of this package is in seconds; every "ran out of time" is a ``TimeoutError``.
+- Swarm testing (``Swarm``, ``--taro-udp-swarm N``): a test under many seeds and fault
+  mixes; every fault decision is one entry of a ``Schedule`` that replays exactly and
+  shrinks to the few that matter; ``always``/``sometimes`` properties; link models
+  (``Link``, ``GilbertElliott``, ``Delay``).
 - The pytest plugin (``taro_udp.testing.plugin``) wraps these as fixtures:
   ``udp_socket_factory``, ``udp_echo_peer``, ``udp_recorder``, ``simulated_network``,
   ``virtual_network``, ``virtual_clock``. Annotate them with ``SocketFactory``,
@@ -42,9 +46,14 @@ if TYPE_CHECKING:
     from ._faults import PartitionSpec
     from ._fixture_types import EchoPeerFixture, RecorderFactory
     from ._hosts import Host, Subnet
+    from ._links import Delay, GilbertElliott, Link
     from ._network import SimulatedNetwork, TraceEvent, active_network
+    from ._properties import PropertyViolationError, always, sometimes
     from ._recorder import Recorder
     from ._records import DatagramRecord, Delivery
+    from ._schedule import Decider, Decision, RandomDecider, Schedule, ScheduleDecider
+    from ._swarm import Mix, RunResult, Swarm, SwarmReport, describe, draw_mix
+    from ._swarm_plugin import replay
     from ._virtual import (
         LivelockError,
         NeverTrueError,
@@ -57,27 +66,45 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DatagramRecord",
+    "Decider",
+    "Decision",
+    "Delay",
     "Delivery",
     "EchoPeer",
     "EchoPeerFixture",
+    "GilbertElliott",
     "Host",
+    "Link",
     "LivelockError",
+    "Mix",
     "NeverTrueError",
     "PartitionSpec",
+    "PropertyViolationError",
+    "RandomDecider",
     "Recorder",
     "RecorderFactory",
+    "RunResult",
+    "Schedule",
+    "ScheduleDecider",
     "SimulatedEchoPeer",
     "SimulatedNetwork",
     "SocketFactory",
     "Subnet",
+    "Swarm",
+    "SwarmReport",
     "TraceEvent",
     "VirtualClock",
     "VirtualTimeError",
     "VirtualTimeoutError",
     "WallClockCapError",
     "active_network",
+    "always",
     "current_virtual_clock",
+    "describe",
+    "draw_mix",
     "echo_peer",
+    "replay",
+    "sometimes",
 ]
 
 _MODULES = {
@@ -103,6 +130,24 @@ _MODULES = {
     "VirtualTimeoutError": "._virtual",
     "WallClockCapError": "._virtual",
     "current_virtual_clock": "._virtual",
+    "Delay": "._links",
+    "GilbertElliott": "._links",
+    "Link": "._links",
+    "PropertyViolationError": "._properties",
+    "always": "._properties",
+    "sometimes": "._properties",
+    "Decider": "._schedule",
+    "Decision": "._schedule",
+    "RandomDecider": "._schedule",
+    "Schedule": "._schedule",
+    "ScheduleDecider": "._schedule",
+    "Mix": "._swarm",
+    "RunResult": "._swarm",
+    "Swarm": "._swarm",
+    "SwarmReport": "._swarm",
+    "describe": "._swarm",
+    "draw_mix": "._swarm",
+    "replay": "._swarm_plugin",
 }
 
 

@@ -43,7 +43,6 @@ import errno
 import hashlib
 import ipaddress
 import os
-import random
 import threading
 import weakref
 from types import TracebackType
@@ -57,9 +56,11 @@ from ._addressing import Address
 from ._faults import Faults
 from ._hosts import current_host
 from ._lan import Topology
+from ._links import Link, Links
 from ._ports import UNICAST
 from ._records import DatagramRecord, Delivery
 from ._routing import Route, routes_locked
+from ._schedule import Decider, Decision, Outgoing, RandomDecider, Schedule, ScheduleDecider
 from ._sim_transport import SimulatedTransport
 from ._virtual import VirtualClock, _advance_ns
 
@@ -95,12 +96,14 @@ class _InFlight:
         self.seen = seen  # (source, destination) texts as the receiver sees them
 
 
+# Why a datagram was dropped when a link's bandwidth queue was full.
+REASON_QUEUE = "queue full"
 _Held = Tuple[_InFlight, int]  # (datagram, number of copies)
 # (source text, port, destination text, port, receiver key): texts, so that the dicts
 # keyed by flow hash in C (an ip_address object hashes in Python, at every lookup).
 _Flow = Tuple[str, int, str, int, str]
-# One fate: (drop reason or None, copies, delay of each copy in ms, reordered).
-Fate = Tuple[Optional[str], int, Tuple[float, ...], bool]
+# One fate: (drop reason or None, copies, delay of each copy in ms, reordered, payload).
+Fate = Tuple[Optional[str], int, Tuple[float, ...], bool, bytes]
 
 
 class _Send(NamedTuple):
@@ -143,8 +146,14 @@ class SimulatedNetwork(Faults, Topology):
 
     ``virtual_time=True`` installs a ``VirtualClock`` (``network.clock``) for as long as
     the network is active: see ``taro_udp.testing.VirtualClock``. ``records=False``
-    keeps no ``datagrams``, ``deliveries`` or ``trace`` (each record costs about 1.4 KiB),
-    for long soak runs whose memory must stay flat.
+    keeps no ``datagrams``, ``deliveries``, ``trace`` or ``schedule`` (each record costs
+    about 1.4 KiB), for long soak runs whose memory must stay flat.
+
+    Every fault decision goes through ``decider`` (default: ``RandomDecider``, the seeded
+    draws above) and is recorded in ``schedule``; ``schedule="#4 lose; #7 delay 150"``
+    replays one instead (see ``taro_udp.testing.Schedule``). ``link`` is the network's
+    link model (``taro_udp.testing.Link``); ``links`` holds per-pair models and
+    partitions scheduled in virtual time.
 
     ``local_address`` (``"192.168.1.23/24"``, or several) puts the local host, where
     the code under test runs, on a LAN; ``local_name`` names it (``"local"``). Then
@@ -165,12 +174,26 @@ class SimulatedNetwork(Faults, Topology):
         records: bool = True,
         local_address: Union[str, Sequence[str], None] = None,
         local_name: str = "local",
+        link: Optional[Link] = None,
+        decider: Optional[Decider] = None,
+        schedule: Union[str, Schedule, None] = None,
     ) -> None:
         self.lock = threading.Lock()
         super().__init__(loss, duplicate, reorder, delay, mtu, reorder_window)
         self.seed = seed
         Topology.__init__(self)
-        self._flows: Dict[_Flow, random.Random] = {}
+        # Every fault decision goes through the decider (see _schedule); what it chose
+        # is recorded in _schedule. ``schedule=`` replays one.
+        if decider is not None and schedule is not None:
+            raise ValueError("give a decider or a schedule, not both")
+        self.decider: Decider = (
+            ScheduleDecider(schedule) if schedule is not None else decider or RandomDecider()
+        )
+        self.links = Links(link)
+        self._schedule: List[Decision] = []
+        # Called on the event thread after every loop round under virtual time (always/
+        # sometimes properties, see _properties).
+        self.checks: List[Callable[[], None]] = []
         self._held: Dict[_Flow, _Held] = {}
         self._timers: Dict[int, _Timer] = {}  # by id(): arrivals and flushes not yet due
         self._delayed = 0  # how many of them are arrivals (datagrams in flight)
@@ -209,6 +232,7 @@ class SimulatedNetwork(Faults, Topology):
             self.clock = VirtualClock()
             self.clock.install()
             self.clock.observers.append(self._observe)
+            self.clock.round_hooks.append(self._run_checks)
         self._previous = _transport.set_transport_factory(self.create_transport)
         _socket.creation_hooks.append(self._on_socket_created)
         _networks.add(self)
@@ -398,8 +422,10 @@ class SimulatedNetwork(Faults, Topology):
         if flow is None or route.flow_texts is not texts:  # kept on a route kept for reuse
             flow = route.flow = (texts[0], source[1], texts[1], destination[1], route.key)
             route.flow_texts = texts
-        reason, copies, delays, reordered = self._fate_locked(
-            flow, source, destination, route, send.size
+        # ``payload``: as it will arrive (a link may corrupt or cut it); records keep
+        # what was sent.
+        reason, copies, delays, reordered, payload = self._fate_locked(
+            seq, flow, source, destination, route, send.payload, send.ns / 1e6
         )
         if reason:
             fate = _records.DROPPED
@@ -453,7 +479,7 @@ class SimulatedNetwork(Faults, Topology):
             )
         if not copies:
             return seq
-        datagram = _InFlight(seq, send.sender, destination, send.payload, route, flow, seen)
+        datagram = _InFlight(seq, send.sender, destination, payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
             self._held[flow] = (datagram, copies)
@@ -470,49 +496,70 @@ class SimulatedNetwork(Faults, Topology):
         return seq
 
     def _fate_locked(
-        self, flow: _Flow, source: Address, destination: Address, route: Route, size: int
+        self,
+        seq: int,
+        flow: _Flow,
+        source: Address,
+        destination: Address,
+        route: Route,
+        payload: bytes,
+        now_ms: float,
     ) -> Fate:
-        """The fate of one datagram toward one receiving host: the one place it is drawn.
+        """The fate of one datagram toward one receiving host: the one place it is chosen.
 
-        Each flow (source, destination and, for a broadcast or multicast on a LAN, the
-        receiving host) draws from its own ``random.Random``, always five numbers, so
-        that a flow's stream never depends on the settings or on other flows. Returns
-        (drop reason or None, copies, delay of each copy in ms, held back to reorder).
+        The decider (``self.decider``, see ``_schedule``) makes every fault decision; the
+        ones it made are recorded in ``schedule``. It is asked even for a datagram that
+        is dropped for a reason that is no choice (partition, MTU...), so that the
+        default decider's per-flow stream (five draws per datagram, seeded from the
+        flow) never depends on the settings. Returns (drop reason or None, copies, delay
+        of each copy in ms, held back to reorder, the payload as it will arrive).
         """
-        rng = self._flows.get(flow)
-        if rng is None:
-            source_text, source_port, destination_text, destination_port, key = flow
-            seed = f"{self.seed}|{source_text}|{source_port}|{destination_text}|{destination_port}"
-            rng = self._flows[flow] = random.Random(f"{seed}|{key}" if key else seed)
-        draw = rng.random
-        u_loss, u_duplicate, u_reorder, u_delay1, u_delay2 = draw(), draw(), draw(), draw(), draw()
-        reason = route.reason or self._drop_reason(source, destination, route, size, u_loss)
+        reason = route.reason or self._drop_reason(source, destination, route, len(payload))
+        outgoing = Outgoing(seq, source, destination, payload, now_ms, route.key, reason, flow)
+        chosen = self.decider.decide(self, outgoing)
         if reason:
-            return reason, 0, (), False
-        copies = 2 if u_duplicate < self._duplicate else 1
-        low, high = self._delay
-        if copies == 1:
-            delays: Tuple[float, ...] = (round(low + (high - low) * u_delay1, 3),)
-        else:
-            delays = (
-                round(low + (high - low) * u_delay1, 3),
-                round(low + (high - low) * u_delay2, 3),
-            )
-        return None, copies, delays, u_reorder < self._reorder
+            return reason, 0, (), False, payload
+        if self.records and chosen.decisions:
+            self._schedule.extend(chosen.decisions)
+        if chosen.lost:
+            return _records.REASON_LOSS, 0, (), False, payload
+        if chosen.payload is not None:
+            payload = chosen.payload
+        delays = chosen.delays
+        if self.links.shaping:
+            extra = self.links.shape(source, destination, len(payload), now_ms)
+            if extra is None:  # a bandwidth queue overflowed: tail drop
+                return REASON_QUEUE, 0, (), False, payload
+            if extra:
+                delays = tuple(round(delay + extra, 3) for delay in delays)
+        return None, chosen.copies, delays, chosen.reordered, payload
 
     def _drop_reason(
-        self, source: Address, destination: Address, route: Route, size: int, u_loss: float
+        self, source: Address, destination: Address, route: Route, size: int
     ) -> Optional[str]:
+        # The drops that are no choice of the decider (loss is: see _fate_locked).
         if self._closed:
             return _records.REASON_CLOSED
         if self._partitions and self._partitioned_locked(source, destination, route):
             return _records.REASON_PARTITION
+        if self.links.partitions and self.links.partitioned(source, destination, self._now_ms()):
+            return _records.REASON_PARTITION
         header = 28 if route.destination[0].version == 4 else 48
         if self._mtu is not None and size + header > self._mtu:
             return _records.REASON_MTU
-        if u_loss < self._loss:
-            return _records.REASON_LOSS
         return None
+
+    @property
+    def schedule(self) -> Schedule:
+        """Every fault decision taken so far (see ``_schedule``): replay it with ``schedule=``."""
+        with self.lock:
+            return Schedule(tuple(sorted(self._schedule)))
+
+    @staticmethod
+    def _now_ms() -> float:
+        # Ms on the loop's clock since it started (virtual: since the network's start).
+        clock = _clock.current
+        return (clock.time() - clock.start) * 1000.0
 
     def _partitioned_locked(self, source: Address, destination: Address, route: Route) -> bool:
         # Between the sender and the destination as addressed, or as the receiver sees
@@ -679,6 +726,11 @@ class SimulatedNetwork(Faults, Topology):
             number = self._timer_numbers.setdefault(timer_id, len(self._timer_numbers) + 1)
             parts = what.split(" ", 2)  # "setTimeout #12 (retry)"
             self._trace_locked(kind, number, f"{parts[0]} {parts[-1]}")
+
+    def _run_checks(self) -> None:
+        # Between two loop rounds (event thread): the always/sometimes properties.
+        for check in list(self.checks):
+            check()
 
     @property
     def trace(self) -> List[TraceEvent]:

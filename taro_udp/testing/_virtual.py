@@ -161,6 +161,9 @@ class VirtualClock(_clock.Clock):
         self._installed = False
         self._previous: Optional[_clock.Clock] = None
         self.observers: List[Callable[..., None]] = []
+        # Called between two loop rounds of a drive, on the event thread; a hook may raise
+        # a VirtualTimeError to end the drive with it.
+        self.round_hooks: List[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<VirtualClock at {self.now_ms():.3f} ms>"
@@ -340,6 +343,8 @@ class VirtualClock(_clock.Clock):
         self, drive: _Drive, thread: Any, poll: Callable[[Optional[float]], List[Any]]
     ) -> Optional[List[Any]]:
         # A drive runs whole loop rounds; whether it is over is judged between them.
+        for hook in self.round_hooks:  # e.g. a network's always() properties
+            hook()
         if drive.satisfied():
             self._finish(drive)
             return None

@@ -16,6 +16,9 @@ is imported by the first fixture a test requests.
 Options: ``--taro-udp-virtual`` runs every ``simulated_network`` under virtual time;
 ``--taro-udp-twice`` runs every test that uses a virtual-time network twice and fails it,
 naming the first event that differs and the seed, if the two traces differ.
+``--taro-udp-swarm N`` runs every test that uses a network fixture N times, each under its
+own seed and fault mix, and shrinks a failure to the faults that matter;
+``--taro-udp-seed S`` replays run S (see ``taro_udp.testing._swarm_plugin``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "pytest_addoption",
+    "pytest_configure",
     "pytest_runtest_protocol",
+    "pytest_terminal_summary",
     "simulated_network",
     "udp_echo_peer",
     "udp_recorder",
@@ -61,6 +66,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="taro_udp_twice",
         help="run each virtual-time test twice and fail it if the two traces differ",
     )
+    group.addoption(
+        "--taro-udp-swarm",
+        type=int,
+        default=0,
+        metavar="N",
+        dest="taro_udp_swarm",
+        help="run every simulated-network test N times under its own seeds and fault mixes",
+    )
+    group.addoption(
+        "--taro-udp-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        dest="taro_udp_seed",
+        help="replay run S of a swarm: its seed and fault mix, under virtual time",
+    )
+    group.addoption(
+        "--taro-udp-shrink",
+        choices=("ddmin", "hypothesis"),
+        default="ddmin",
+        dest="taro_udp_shrink",
+        help="how a swarm shrinks a failing schedule (default ddmin; hypothesis: slower, "
+        "sometimes smaller)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "taro_udp_swarm(off=False, kinds=..., runs=None, **ranges): how --taro-udp-swarm "
+        "swarms this test (taro_udp_swarm(False): not at all)",
+    )
+    config.addinivalue_line(
+        "markers",
+        'taro_udp_replay(schedule, seed=None): run on this fault schedule ("#3 delay 150")',
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The swarm summary: runs, failures, ``sometimes`` properties of every swarmed test."""
+    if not terminalreporter.config.getoption("taro_udp_swarm", 0):
+        return
+    from ._swarm_plugin import summary_lines
+
+    lines = summary_lines(terminalreporter.config)
+    if lines:
+        terminalreporter.write_sep("=", "taro_udp swarm")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def _remember_trace(request: pytest.FixtureRequest, network: SimulatedNetwork) -> None:
@@ -70,7 +124,13 @@ def _remember_trace(request: pytest.FixtureRequest, network: SimulatedNetwork) -
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
-    """With ``--taro-udp-twice``: run a virtual-time test twice and compare its traces."""
+    """``--taro-udp-swarm``: many runs; ``--taro-udp-twice``: two runs, traces compared."""
+    if item.config.getoption("taro_udp_swarm", 0):
+        from ._swarm_plugin import protocol
+
+        swarmed = protocol(item, nextitem)
+        if swarmed is not None:
+            return swarmed
     if not item.config.getoption("taro_udp_twice", False):
         return None
     names = getattr(item, "fixturenames", ())
@@ -186,12 +246,14 @@ def virtual_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwork
     waiting helpers move it. Parametrise it indirectly with the network's arguments.
     """
     from ._network import SimulatedNetwork
+    from ._swarm_plugin import after_run, network_options
 
     options: Dict[str, Any] = dict(getattr(request, "param", None) or {})
     options["virtual_time"] = True
-    with SimulatedNetwork(**options) as network:
+    with SimulatedNetwork(**network_options(request, options)) as network:
         yield network
         _remember_trace(request, network)
+        after_run(request, network)
 
 
 @pytest.fixture
@@ -214,10 +276,12 @@ def simulated_network(request: pytest.FixtureRequest) -> Iterator[SimulatedNetwo
     ``.write_pcap(path)``. Deactivated (and its timer thread stopped) after the test.
     """
     from ._network import SimulatedNetwork
+    from ._swarm_plugin import after_run, network_options
 
     options: Dict[str, Any] = dict(getattr(request, "param", None) or {})
     if request.config.getoption("taro_udp_virtual", False):
         options.setdefault("virtual_time", True)
-    with SimulatedNetwork(**options) as network:
+    with SimulatedNetwork(**network_options(request, options)) as network:
         yield network
         _remember_trace(request, network)
+        after_run(request, network)
