@@ -357,23 +357,72 @@ PRELUDE = r"""
     deleteProperty(target, prop) { delete stubs[prop]; return true; },
   };
   g.wx = new Proxy({}, handler);
-  g.Taro = g.wx;
 
-  // -- CommonJS require ----------------------------------------------------------------
+  // -- Taro and the module @tarojs/taro ----------------------------------------------------
+  // Taro is wx plus what Taro itself adds; `import Taro, { createUDPSocket } from
+  // '@tarojs/taro'` gets it as an ES module namespace whose members are read at each use
+  // (so a stub made later is seen), whatever node_modules holds.
+  function currentPage() {
+    for (let i = pages.length - 1; i >= 0; i--) if (pages[i] !== undefined) return pages[i];
+    return undefined;
+  }
+  const ENV_TYPE = { WEAPP: 'WEAPP', SWAN: 'SWAN', ALIPAY: 'ALIPAY', TT: 'TT', QQ: 'QQ', JD: 'JD', WEB: 'WEB', RN: 'RN', HARMONY: 'HARMONY', QUICKAPP: 'QUICKAPP' };
+  const taroOwn = {
+    ENV_TYPE,
+    getEnv() { return ENV_TYPE.WEAPP; },
+    getApp() { return app; },
+    getCurrentPages() { return pages.filter((p) => p !== undefined); },
+    getCurrentInstance() {
+      const page = currentPage();
+      return { app, page, router: page === undefined ? null : { path: '/' + page.route, params: Object.assign({}, page.options) } };
+    },
+  };
+  g.Taro = new Proxy({}, {
+    get(target, prop) { return typeof prop === 'string' && prop in taroOwn ? taroOwn[prop] : handler.get(target, prop); },
+    has(target, prop) { return prop in taroOwn || handler.has(target, prop); },
+    set(target, prop, value) { return handler.set(target, prop, value); },
+    deleteProperty(target, prop) { return handler.deleteProperty(target, prop); },
+  });
+  const taroModule = new Proxy({}, {
+    get(target, prop) {
+      if (prop === '__esModule') return true;
+      if (prop === 'default') return g.Taro;
+      return g.Taro[prop];
+    },
+    has(target, prop) { return prop === '__esModule' || prop === 'default' || prop in g.Taro; },
+  });
+
+  // -- require: CommonJS, and ES modules / TypeScript as CommonJS -----------------------
+  // Python resolves (taro_udp/js/_resolve.py) and loads: an ES module or a .ts file comes
+  // back turned into CommonJS by sucrase, with every line where it was and webpack's
+  // interop (`exports.__esModule`, `default`), so `require` of an ES module gets its
+  // namespace and `import x from` a CommonJS module gets its module.exports.
   const modules = new Map();
+  // One function per module, its source kept on the lines it has in its file.
+  function compileModule(source, filename) {
+    return (0, eval)('(function (exports, require, module, __filename, __dirname) {' + source + '\n})');
+  }
   function makeRequire(dir) {
     function require(path) {
       if (typeof path !== 'string') throw new TypeError('require: path must be a string');
       const found = call('resolve', [dir, path]);
-      if (modules.has(found.path)) return modules.get(found.path).exports;
+      const known = modules.get(found.path);
+      // A module still loading is returned as it is (a cycle), as Node and webpack do.
+      if (known !== undefined) return known.exports;
       const module = { id: found.path, filename: found.path, exports: {}, loaded: false };
       modules.set(found.path, module);
+      if (found.builtin) {
+        module.exports = taroModule;
+        module.loaded = true;
+        return module.exports;
+      }
       try {
+        const loaded = call('load', [found.path]);
+        if (loaded.error !== undefined) throw new SyntaxError(loaded.error);
         if (found.path.endsWith('.json')) {
-          module.exports = JSON.parse(found.source);
+          module.exports = JSON.parse(loaded.source);
         } else {
-          const fn = new Function('exports', 'require', 'module', '__filename', '__dirname',
-                                  found.source + '\n');
+          const fn = compileModule(loaded.source, found.path);
           fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
         }
       } catch (e) {
@@ -477,8 +526,9 @@ PRELUDE = r"""
     require(path) { return g.require(path); },
     launch(queryJson) {
       const query = JSON.parse(queryJson);
-      const found = call('resolve', ['', '/app.js', true]);
-      if (found !== null) g.require('/app.js');
+      for (const name of ['/app.js', '/app.ts']) {
+        if (call('resolve', ['', name, true]) !== null) { g.require(name); break; }
+      }
       if (app !== undefined) {
         lifecycle(app, { kind: 'page', options: app }, ['onLaunch', 'onShow'], { query });
       }

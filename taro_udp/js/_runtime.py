@@ -29,6 +29,8 @@ from taro_udp import _clock, _log, _loop
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError
+from ._resolve import BUILTIN_TARO, JSModuleNotFoundError, Resolver
+from ._transform import TransformError, needs_transform, transform
 
 __all__ = ["ConsoleLine", "JSRuntime", "Page"]
 
@@ -133,8 +135,10 @@ class JSRuntime:
             "clearTimer": self._bridge.clearTimer,
             "console": self._console,
             "resolve": self._resolve,
+            "load": self._load,
             "stub": self._call_stub,
         }
+        self._resolver: Optional[Resolver] = None
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
 
@@ -224,23 +228,34 @@ class JSRuntime:
             self._on_console(line)
 
     def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
+        # require(path) from the module in `directory`: the module's id (its real path
+        # relative to the root) and folder; JS loads it (`load`) if it is not loaded yet.
         if self.root is None:
             raise FileNotFoundError("require: this runtime has no project root")
-        base = "" if path.startswith("/") else directory
-        relative = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
-        if relative == ".." or relative.startswith("../"):
-            raise FileNotFoundError(f"require: {path!r} is outside the project root")
-        for candidate in (relative, relative + ".js", relative + ".json", relative + "/index.js"):
-            file = self.root / candidate
-            if file.is_file():
-                return {
-                    "path": candidate,
-                    "dir": posixpath.dirname(candidate),
-                    "source": file.read_text(encoding="utf-8"),
-                }
-        if optional:
-            return None
-        raise FileNotFoundError(f"Cannot find module '{path}' from '/{directory}'")
+        if self._resolver is None:
+            self._resolver = Resolver(self.root)
+        try:
+            found = self._resolver.resolve(directory, path)
+        except JSModuleNotFoundError:
+            if optional:
+                return None
+            raise
+        if found == BUILTIN_TARO:
+            return {"path": found, "dir": "", "builtin": True}
+        return {"path": found, "dir": posixpath.dirname(found)}
+
+    def _load(self, path: str) -> Any:
+        # The source of a resolved module, as CommonJS: TypeScript and ES modules are
+        # transformed (cached for the process by content); a file sucrase cannot parse
+        # is a SyntaxError in JS, named by file, line and column.
+        assert self._resolver is not None
+        source = (self._resolver.root / path).read_text(encoding="utf-8")
+        if path.endswith(".json") or not needs_transform(path, source):
+            return {"source": source}
+        try:
+            return {"source": transform(source, path)}
+        except TransformError as exc:
+            return {"error": str(exc)}
 
     def _call_stub(self, name: str, args: List[Any]) -> Any:
         stub = self._stubs.get(name)

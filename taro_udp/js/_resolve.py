@@ -1,0 +1,195 @@
+"""Where ``require(request)`` finds its file: Node's and webpack's order, inside the root.
+
+For a request made from the module in ``directory`` (a POSIX path relative to the project
+root), in this order (the first file found wins):
+
+1. ``@tarojs/taro`` (and nothing else) is the runtime's own ``Taro``: ``BUILTIN_TARO``.
+2. A relative request (``./x``, ``../x``) or a root one (``/x``) is a file: ``x`` itself,
+   then ``x`` + each of ``EXTENSIONS`` (``.ts`` first, as a Taro project's webpack
+   resolves it), then ``x`` as a folder (below).
+3. Any other request is first tried relative to ``directory``, as WeChat's own
+   ``require('utils/util')`` does (and taro_udp 0.2.0 did); then as an npm package:
+   ``<name>`` or ``@scope/<name>`` plus an optional subpath (``crypto-js/aes``), looked up
+   in ``miniprogram_npm/`` (what WeChat's "build npm" makes) and then ``node_modules/``
+   of ``directory`` and of each folder above it up to the root; then relative to the
+   root, as a TypeScript ``baseUrl`` of ``.`` (``import ... from 'src/libs/udp'``).
+4. A folder is its ``package.json``'s ``miniprogram`` folder (WeChat's field, read first),
+   ``module`` or ``main`` entry, else its ``index`` + each of ``EXTENSIONS``.
+
+A found file's real path (symlinks followed) must be inside the root's real path, else
+the request fails: a link cannot lead out of the project. The module's id is that real
+path relative to the root, so one file reached by two names (a symlink, ``./x`` and
+``./x.ts``) is one module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+__all__ = ["BUILTIN_TARO", "EXTENSIONS", "JSModuleNotFoundError", "Resolver", "split_package"]
+
+BUILTIN_TARO = "@tarojs/taro"
+EXTENSIONS = (".ts", ".js", ".mjs", ".cjs", ".json")
+# package.json fields naming a package's entry, in the order WeChat's build reads them.
+MAIN_FIELDS = ("miniprogram", "module", "main")
+PACKAGE_FOLDERS = ("miniprogram_npm", "node_modules")
+
+
+class JSModuleNotFoundError(FileNotFoundError):
+    """``require`` found no file for the request (or only one outside the root)."""
+
+
+def split_package(request: str) -> Optional[Tuple[str, str]]:
+    """``("@scope/name", "sub/path")`` of a bare request, or ``None`` if it is not one."""
+    parts = request.split("/")
+    if request.startswith("@"):
+        if len(parts) < 2 or not parts[0][1:] or not parts[1]:
+            return None
+        return "/".join(parts[:2]), "/".join(parts[2:])
+    if not parts[0] or parts[0] in (".", ".."):
+        return None
+    return parts[0], "/".join(parts[1:])
+
+
+def _join(*parts: str) -> Optional[str]:
+    """The normalised relative path of ``parts``, or ``None`` if it leaves the root."""
+    path = posixpath.normpath(posixpath.join(*parts)) if any(parts) else "."
+    if path == ".." or path.startswith("../") or path.startswith("/"):
+        return None
+    return "" if path == "." else path
+
+
+class Resolver:
+    """Resolution for one project root; results are cached (the root's files are read
+    once per request and folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.realpath(root))
+        self._cache: Dict[Tuple[str, str], str] = {}
+        self._packages: Dict[str, Dict[str, object]] = {}
+
+    def resolve(self, directory: str, request: str) -> str:
+        """The module id (root-relative real path) for ``request`` from ``directory``,
+        or ``BUILTIN_TARO``. Raises ``JSModuleNotFoundError``."""
+        key = (directory, request)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._find(directory, request)
+            self._cache[key] = found
+        return found
+
+    def _find(self, directory: str, request: str) -> str:
+        if request == BUILTIN_TARO:
+            return BUILTIN_TARO
+        if not request:
+            raise JSModuleNotFoundError("require: the module name is empty")
+        where = f"Cannot find module '{request}' from '/{directory}'"
+        if request.startswith(("./", "../", "/")) or request in (".", ".."):
+            base = "" if request.startswith("/") else directory
+            path = _join(base, request.lstrip("/"))
+            if path is None:
+                raise JSModuleNotFoundError(f"require: {request!r} is outside the project root")
+            found = self._file_or_folder(path)
+            if found is None:
+                raise JSModuleNotFoundError(where)
+            return found
+        relative = _join(directory, request)
+        found = self._file_or_folder(relative) if relative is not None else None
+        if found is None:
+            found = self._package(directory, request)
+        if found is None:
+            rooted = _join(request)
+            found = self._file_or_folder(rooted) if rooted is not None else None
+        if found is None:
+            raise JSModuleNotFoundError(where)
+        return found
+
+    # -- files and folders ----------------------------------------------------------------
+
+    def _file_or_folder(self, path: str) -> Optional[str]:
+        return self._file(path) or self._folder(path)
+
+    def _file(self, path: str) -> Optional[str]:
+        if path and not path.endswith("/"):
+            for candidate in (path, *(path + ext for ext in EXTENSIONS)):
+                if (self.root / candidate).is_file():
+                    return self._real(candidate)
+        return None
+
+    def _folder(self, path: str) -> Optional[str]:
+        if not (self.root / path).is_dir():
+            return None
+        package = self._package_json(path)
+        for field in MAIN_FIELDS:
+            entry = package.get(field)
+            if isinstance(entry, str) and entry:
+                target = _join(path, entry)
+                if target is not None and target != path:
+                    found = self._file(target) or self._index(target)
+                    if found is not None:
+                        return found
+        return self._index(path)
+
+    def _index(self, path: str) -> Optional[str]:
+        return self._file(_join(path, "index") or "index")
+
+    def _package_json(self, path: str) -> Dict[str, object]:
+        known = self._packages.get(path)
+        if known is None:
+            known = {}
+            file = self.root / path / "package.json"
+            if file.is_file():
+                try:
+                    value = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    value = None  # a broken package.json: its folder's index, as Node
+                if isinstance(value, dict):
+                    known = value
+            self._packages[path] = known
+        return known
+
+    def _real(self, path: str) -> str:
+        real = os.path.realpath(self.root / path)
+        root = str(self.root)
+        if real != root and not real.startswith(root + os.sep):
+            raise JSModuleNotFoundError(
+                f"require: {path!r} is a link to {real!r}, outside the project root"
+            )
+        return Path(real).relative_to(self.root).as_posix()
+
+    # -- npm packages -------------------------------------------------------------------
+
+    def _package(self, directory: str, request: str) -> Optional[str]:
+        split = split_package(request)
+        if split is None:
+            return None
+        name, subpath = split
+        folder: Optional[str] = directory
+        while folder is not None:
+            for packages in PACKAGE_FOLDERS:
+                home = _join(folder, packages, name)
+                if home is None or not (self.root / home).is_dir():
+                    continue
+                found = self._in_package(home, subpath, packages == "node_modules")
+                if found is not None:
+                    return found
+            folder = None if not folder else posixpath.dirname(folder)
+        return None
+
+    def _in_package(self, home: str, subpath: str, npm: bool) -> Optional[str]:
+        if not subpath:
+            return self._folder(home)
+        # An npm package built for mini-programs keeps its files in its `miniprogram`
+        # folder: `pkg/sub` is `pkg/<miniprogram>/sub` first, as in miniprogram_npm/.
+        entry = self._package_json(home).get("miniprogram") if npm else None
+        if isinstance(entry, str) and entry:
+            inside = _join(home, entry, subpath)
+            found = self._file_or_folder(inside) if inside is not None else None
+            if found is not None:
+                return found
+        target = _join(home, subpath)
+        return self._file_or_folder(target) if target is not None else None
