@@ -39,7 +39,8 @@ _TS_SUFFIXES = (".ts", ".mts", ".cts")
 
 
 class TransformError(Exception):
-    """A file sucrase cannot parse: ``str()`` is ``"<file>:<line>:<column>: <reason>"``."""
+    """A file sucrase cannot parse: ``str()`` is ``"<file>:<line>:<column>: <reason>"``
+    (both counted from 1)."""
 
     def __init__(self, message: str, filename: str, line: int, column: int) -> None:
         super().__init__(message)
@@ -90,12 +91,13 @@ def _error(result: Any, filename: str) -> TransformError:
     message = str(result["error"])
     # sucrase: "Error transforming <file>: Unexpected token (3:5)"
     message = message.replace(f"Error transforming {filename}: ", "")
-    line, column = int(result["line"]), int(result["column"])
+    # The message's "(line:column)" counts columns from 1; `loc.column` from 0.
+    line, column = int(result["line"]), int(result["column"]) + 1
     match = re.search(r" \((\d+):(\d+)\)$", message)
     if match:
         line, column = int(match.group(1)), int(match.group(2))
         message = message[: match.start()]
-    return TransformError(f"{filename}:{line}:{column + 1}: {message}", filename, line, column)
+    return TransformError(f"{filename}:{line}:{column}: {message}", filename, line, column)
 
 
 _lock = threading.Lock()
