@@ -63,6 +63,7 @@ __all__ = [
     "call_later",
     "call_soon",
     "call_soon_if_heard",
+    "call_soon_or_raise",
     "call_soon_when_ready",
     "current",
     "detach",
@@ -164,12 +165,16 @@ def _live() -> EventThread:
         return thread
 
 
-def _post(item: _Work, wake: bool) -> None:
+def _post(item: _Work, wake: bool, strict: bool = False) -> None:
     thread = _current
     if thread is None:
         try:
             thread = _live()
         except OSError as exc:
+            if strict:
+                raise OSError(
+                    exc.errno, f"cannot start the event thread: {exc.strerror or exc}"
+                ) from exc
             # With no fd or thread left to start the event thread, the event (a result or
             # an error) can go nowhere but the log.
             _log.error("taro_udp: cannot start the event thread (%s); an event was dropped", exc)
@@ -216,6 +221,14 @@ def call_soon(work: Callable[..., object], *args: Any) -> None:
     guard user code itself: an exception it lets out is logged as an internal error.
     """
     _post(_Work(work, args), True)
+
+
+def call_soon_or_raise(work: Callable[..., object], *args: Any) -> None:
+    """Like ``call_soon``, for a caller that can be told: raise ``OSError`` (nothing is
+    posted) when the event thread cannot start (no fd or thread left), instead of
+    logging and dropping the work. ``run()`` and timers armed from another thread use
+    it, so that they fail at once rather than wait for work that was lost."""
+    _post(_Work(work, args), True, True)
 
 
 def call_soon_if_heard(heard: Callable[[], bool], work: Callable[..., object], *args: Any) -> None:

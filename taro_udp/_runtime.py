@@ -80,7 +80,8 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
     left (Node's rule for when a script ends). An exception from ``main``, or one a task
     raised that nobody awaited, is raised here at once (the program keeps running).
     After ``timeout`` seconds raises ``TimeoutError`` naming what is still open. Called
-    on the event thread itself (it would wait for itself) it raises ``RuntimeError``.
+    on the event thread itself (it would wait for itself) it raises ``RuntimeError``;
+    when the event thread cannot start (no file descriptor left) ``OSError``, at once.
     """
     if _loop.in_event_thread():
         raise RuntimeError("run() was called on the event thread, where it would wait for itself")
@@ -89,7 +90,7 @@ def run(main: Optional[Callable[[], Any]] = None, *, timeout: Optional[float] = 
         raise TypeError(f"run() main must be callable, got {type(candidate).__name__}")
     waiting = _Run()
     try:
-        _loop.call_soon(_start, main, waiting)
+        _loop.call_soon_or_raise(_start, main, waiting)  # OSError: no event thread
         clock = _clock.current
         if clock.virtual:  # a drive of the virtual clock; timeout in virtual seconds
             _drive(clock, waiting, timeout)

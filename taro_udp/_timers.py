@@ -121,7 +121,11 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     if thread is not None and thread.ident == get_ident():  # on the event thread: arm now
         timer.handle = thread.loop.call_at(timer.deadline, _fire, timer)
     else:
-        _loop.call_soon(_arm, timer)
+        try:
+            _loop.call_soon_or_raise(_arm, timer)
+        except OSError:
+            del _active[timer.id]  # never armed: it must not stay "pending" forever
+            raise
     return timer.id
 
 
@@ -169,7 +173,8 @@ def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: 
     Returns a positive id for ``clearTimeout``, never reused in the process. A delay of
     ``None``, NaN or below 0 is 0; beyond 2**31-1 ms it is 1 ms, as in JS; a delay that
     is not a number raises ``TypeError``. Callable from any thread; a callback that
-    raises is logged on the ``taro_udp`` logger and the loop goes on.
+    raises is logged on the ``taro_udp`` logger and the loop goes on. ``OSError`` if
+    the event thread cannot start (no file descriptor left): no timer is made.
     """
     return _schedule(callback, delay, args, False)
 
@@ -178,7 +183,7 @@ def setInterval(callback: Callable[..., Any], delay: Optional[float] = 0, *args:
     """Run ``callback(*args)`` on the event thread every ``delay`` ms (``setInterval``).
 
     Each period is counted from the previous deadline, not from when the callback ran,
-    so the interval does not drift. Delays as ``setTimeout``.
+    so the interval does not drift. Delays, and ``OSError``, as ``setTimeout``.
     """
     return _schedule(callback, delay, args, True)
 

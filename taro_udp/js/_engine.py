@@ -14,7 +14,9 @@ Python synchronously. Three of its limits shape this module:
   unhandled once a task's jobs are drained is logged.
 - A context must not be used by two threads at once. Every call here happens on the
   event thread (which may be a new thread after the old one retired: the binding moves
-  the engine's stack limit to the calling thread on every entry).
+  the engine's stack limit to the calling thread on every entry, and this module sizes
+  it from that thread's real stack, so deep recursion is a ``RangeError``, never a
+  crash, whatever ``threading.stack_size`` or ``ulimit -s`` gave the thread).
 
 If the engine's symbols or layout are not what this module expects, the runtime still
 works, without the watchdog and the rejection log (a warning says so once).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import json
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, cast
 
@@ -33,10 +36,13 @@ import quickjs
 from .. import _log
 from ._errors import JSError, RunawayScriptError, js_error
 from ._prelude import PRELUDE
+from ._stack import js_stack_budget, thread_stack_size
 
 __all__ = ["Engine"]
 
 _JS_TAG_STRING = -7
+# C stack kept back between an outer entry's limit and a nested entry's (bytes).
+_STACK_SLACK = 32 * 1024
 
 
 class _Function(Protocol):
@@ -85,6 +91,14 @@ class _Native:
         self.get_exception = lib.JS_GetException
         self.get_exception.restype = _JSValue
         self.get_exception.argtypes = [ctypes.c_void_p]
+        self.get_runtime = lib.JS_GetRuntime
+        self.get_runtime.restype = ctypes.c_void_p
+        self.get_runtime.argtypes = [ctypes.c_void_p]
+        # bool lre_check_stack_overflow(JSContext *ctx, size_t n): whether n more bytes
+        # of C stack would pass the engine's limit (the engine's own check).
+        self.stack_overflow = lib.lre_check_stack_overflow
+        self.stack_overflow.restype = ctypes.c_bool
+        self.stack_overflow.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
     def runtime_of(self, context: object) -> Optional[int]:
         """The ``JSRuntime*`` of a ``quickjs.Context``, checked, or ``None``."""
@@ -94,6 +108,28 @@ class _Native:
         if not address or self.get_opaque(address) != id(context):
             return None
         return address
+
+    def context_of(self, context: object, runtime: int) -> Optional[int]:
+        """The ``JSContext*`` of a ``quickjs.Context`` (after its runtime), or ``None``."""
+        pointer = ctypes.sizeof(ctypes.c_void_p)
+        address = ctypes.c_void_p.from_address(id(context) + object.__basicsize__ + pointer)
+        ctx = address.value
+        if not ctx or self.get_runtime(ctx) != runtime:
+            return None
+        return ctx
+
+    def stack_left(self, ctx: int) -> int:
+        """Bytes of C stack left, here, before the engine's limit (a binary search)."""
+        low, high = 0, 1 << 30
+        if not self.stack_overflow(ctx, high):
+            return high
+        while high - low > 1024:
+            middle = (low + high) // 2
+            if self.stack_overflow(ctx, middle):
+                high = middle
+            else:
+                low = middle
+        return low
 
     def text(self, ctx: int, value: _JSValue) -> Optional[str]:
         size = ctypes.c_size_t()
@@ -147,6 +183,12 @@ class Engine:
         self.script_timeout = script_timeout
         self._deadline = float("inf")
         self._context: Any = quickjs.Context()
+        self._stack_thread: Optional[int] = None
+        self._stack_budget = 0
+        self._stack_moved = False  # a nested entry changed the engine's stack size
+        self._depth = 0  # entries into JS under way (nested ones: > 1)
+        self._ctx: Optional[int] = None
+        self._fit_stack()
         if memory_limit:
             self._context.set_memory_limit(memory_limit)
         self._rejections: Dict[int, Tuple[str, str]] = {}
@@ -179,6 +221,7 @@ class Engine:
             _log.warning("taro_udp.js: unexpected quickjs layout: no runaway-script watchdog")
             return
         self._runtime = runtime
+        self._ctx = native.context_of(self._context, runtime)
         self._interrupt = _INTERRUPT(self._on_interrupt)
         native.set_interrupt(runtime, ctypes.cast(self._interrupt, ctypes.c_void_p), None)
         self._tracker = _TRACKER(self._on_rejection)
@@ -201,6 +244,26 @@ class Engine:
         except BaseException as exc:  # noqa: BLE001 - never raise through C
             _log.error("taro_udp.js: the rejection tracker failed", exc=exc)
 
+    def _fit_stack(self) -> None:
+        # The engine's recursion limit, sized from the stack of the thread that runs it
+        # (see _stack): again whenever a new event thread took over.
+        self._stack_thread = threading.get_ident()
+        self._stack_budget = js_stack_budget(thread_stack_size())
+        self._context.set_max_stack_size(self._stack_budget)
+        self._stack_moved = False
+
+    def _keep_stack_limit(self) -> None:
+        # A nested entry: the binding moves the engine's stack top to here, which would
+        # give the inner script a whole new budget below the outer one's, past the real
+        # end of the stack. Shrink the budget to what the outer entry has left, so that
+        # the limit stays where it was (a little above: the inner entry's own frames).
+        ctx, native = self._ctx, _native
+        if ctx is None or native is None:
+            return
+        left = native.stack_left(ctx)
+        self._context.set_max_stack_size(max(_STACK_SLACK, left - _STACK_SLACK))
+        self._stack_moved = True
+
     @property
     def watchdog(self) -> bool:
         """Whether a runaway script is stopped (the interrupt handler is installed)."""
@@ -219,7 +282,7 @@ class Engine:
         dispatch = self._dispatch
         if dispatch is None:
             raise JSError("the JS runtime is closed")
-        self._deadline = time.monotonic() + self.script_timeout
+        outer = self._enter_deadline()
         try:
             try:
                 raw = dispatch(op, *args)
@@ -228,7 +291,7 @@ class Engine:
             finally:
                 self._drain_jobs()
         finally:
-            self._deadline = float("inf")
+            self._leave(outer)
         if not raw:
             return None
         if raw[0] == "e":
@@ -242,7 +305,7 @@ class Engine:
         (objects through JSON); raises ``JSError``. Promise jobs run before it returns."""
         if self._dispatch is None:
             raise JSError("the JS runtime is closed")
-        self._deadline = time.monotonic() + self.script_timeout
+        outer = self._enter_deadline()
         try:
             try:
                 value = self._context.eval(source)
@@ -251,12 +314,33 @@ class Engine:
             finally:
                 self._drain_jobs()
         finally:
-            self._deadline = float("inf")
+            self._leave(outer)
         if isinstance(value, quickjs.Object):
             return self.call("json", value)
         if type(value) is float and value.is_integer() and abs(value) <= 2**53:
             return int(value)  # as JSON would give it: JS has one number type
         return value
+
+    def _enter_deadline(self) -> float:
+        """Set the deadline of an entry into JS; return the one to restore after it.
+
+        An entry may be nested (a stub or a console hook that JS calls synchronously
+        enters the runtime again): the inner one never extends the outer's deadline, and
+        the outer's is restored when the inner returns, so the watchdog still stops the
+        outer script.
+        """
+        if self._depth:
+            self._keep_stack_limit()
+        elif self._stack_moved or self._stack_thread != threading.get_ident():
+            self._fit_stack()
+        self._depth += 1
+        outer = self._deadline
+        self._deadline = min(outer, time.monotonic() + self.script_timeout)
+        return outer
+
+    def _leave(self, outer: float) -> None:
+        self._depth -= 1
+        self._deadline = outer
 
     def _uncatchable(self, exc: BaseException) -> JSError:
         text = str(exc).split("\n", 1)

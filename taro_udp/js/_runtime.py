@@ -13,6 +13,7 @@ one they post the work to the event thread and wait for its result (``timeout``)
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import logging
 import posixpath
@@ -20,12 +21,13 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
 from urllib.parse import parse_qsl
 
 import taro_udp
 from taro_udp import _clock, _log, _loop
 
+from . import _options
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError
@@ -46,6 +48,9 @@ _LEVELS = {
     "debug": logging.DEBUG,
 }
 CONSOLE_LOGGER = "taro_udp.js"
+# What ``JSRuntime.console`` keeps: the last lines, and this much text at most (chars).
+CONSOLE_LIMIT = 1000
+CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
 _EVENT_OPS = frozenset({"fire", "result", "timer"})
 
@@ -93,13 +98,16 @@ def _from_js(value: Any) -> Any:
 class JSRuntime:
     """A JS context with the mini-program globals around UDP, on the event thread.
 
-    ``root`` is the project's folder (``require`` and pages resolve in it).
-    ``script_timeout`` (seconds of wall clock) bounds each entry into JS: a script still
-    running then is interrupted (``RunawayScriptError``, or reported as a listener
-    failure) and the runtime goes on. ``on_console(line)`` sees every console line as it
-    is written (on the event thread); they are also kept in ``console`` and logged on
-    the ``taro_udp.js`` logger. ``timeout`` bounds how long a method called from another
-    thread waits for the event thread.
+    ``root`` is the project's folder (``require`` and pages resolve in it; it must
+    exist). ``script_timeout`` (seconds of wall clock, positive and finite) bounds each
+    entry into JS, nested ones included: a script still running then is interrupted
+    (``RunawayScriptError``, or reported as a listener failure) and the runtime goes on.
+    ``memory_limit`` (bytes, or ``None``) bounds the JS heap. ``on_console(line)`` sees
+    every console line as it is written (on the event thread); they are also logged on
+    the ``taro_udp.js`` logger, and the last ``console_limit`` of them (1 MiB of text at
+    most) are kept in ``console``. ``timeout`` bounds how long a method called from
+    another thread waits for the event thread. A bad argument raises ``TypeError`` or
+    ``ValueError`` (a missing root ``FileNotFoundError``) here, naming it.
     """
 
     def __init__(
@@ -110,10 +118,19 @@ class JSRuntime:
         memory_limit: Optional[int] = 256 * 1024 * 1024,
         on_console: Optional[Callable[[ConsoleLine], object]] = None,
         timeout: float = 30.0,
+        console_limit: int = CONSOLE_LIMIT,
     ) -> None:
-        self.root = Path(root).resolve() if root is not None else None
-        self.timeout = timeout
-        self.console: List[ConsoleLine] = []
+        self.root = _options.project_root(root)
+        script_timeout = _options.seconds("script_timeout", script_timeout)
+        memory_limit = _options.memory_limit(memory_limit)
+        self.timeout = _options.seconds("timeout", timeout)
+        if on_console is not None and not callable(on_console):
+            raise TypeError("on_console must be callable or None")
+        # The last lines only: a script that logs forever must not grow the host.
+        self.console: Deque[ConsoleLine] = collections.deque(
+            maxlen=_options.console_limit(console_limit)
+        )
+        self._console_chars = 0
         self._on_console = on_console
         self._stubs: Dict[str, Callable[..., Any]] = {}
         self._watchers: List[Callable[[], None]] = []
@@ -222,10 +239,22 @@ class JSRuntime:
 
     def _console(self, level: str, text: str) -> None:
         line = ConsoleLine(level, text)
-        self.console.append(line)
+        self._keep(line)
         self._logger.log(_LEVELS.get(level, logging.INFO), "%s", text)
         if self._on_console is not None:
             self._on_console(line)
+
+    def _keep(self, line: ConsoleLine) -> None:
+        history = self.console
+        if history.maxlen == 0:
+            return
+        if len(history) == history.maxlen:
+            self._console_chars -= len(history[0].text)
+        history.append(line)
+        self._console_chars += len(line.text)
+        # ...and no more than CONSOLE_CHARS of text (the newest line is always kept).
+        while self._console_chars > CONSOLE_CHARS and len(history) > 1:
+            self._console_chars -= len(history.popleft().text)
 
     def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
         # require(path) from the module in `directory`: the module's id (its real path

@@ -9,7 +9,7 @@ imported when a test asks for the fixture, and a test on Python < 3.10 or withou
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, List, Union
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Union
 
 import pytest
 
@@ -20,15 +20,21 @@ __all__ = ["JSRuntimeFactory", "js_runtime"]
 
 
 class JSRuntimeFactory:
-    """``js_runtime(root, **options)`` makes a ``JSRuntime``; all are closed after the test."""
+    """``js_runtime(root, **options)`` makes a ``JSRuntime``; all are closed after the test.
 
-    def __init__(self) -> None:
+    A relative ``root`` is taken from ``rootdir`` (pytest's rootdir for the fixture), so
+    that a test finds its mini-program whatever the current directory is.
+    """
+
+    def __init__(self, rootdir: Optional[Path] = None) -> None:
         self.runtimes: List[JSRuntime] = []
+        self.rootdir = rootdir
 
     def __call__(self, root: Union[str, Path, None] = None, **options: Any) -> JSRuntime:
+        from ._options import project_root
         from ._runtime import JSRuntime
 
-        runtime = JSRuntime(root, **options)
+        runtime = JSRuntime(project_root(root, self.rootdir), **options)
         self.runtimes.append(runtime)
         return runtime
 
@@ -38,14 +44,15 @@ class JSRuntimeFactory:
 
 
 @pytest.fixture
-def js_runtime() -> Iterator[JSRuntimeFactory]:
+def js_runtime(request: pytest.FixtureRequest) -> Iterator[JSRuntimeFactory]:
     """A factory of JS runtimes closed at teardown: ``runtime = js_runtime("miniprogram")``.
 
-    Takes ``JSRuntime``'s arguments (``root``, ``script_timeout``, ``on_console``...).
+    Takes ``JSRuntime``'s arguments (``root``, ``script_timeout``, ``on_console``...); a
+    relative ``root`` is resolved against pytest's rootdir, not the current directory.
     Request ``simulated_network`` first to put the JS's sockets on a simulated network.
     """
     pytest.importorskip("quickjs", reason="taro_udp.js needs quickjs-ng (Python 3.10+)")
-    factory = JSRuntimeFactory()
+    factory = JSRuntimeFactory(request.config.rootpath)
     try:
         yield factory
     finally:
