@@ -1,0 +1,112 @@
+"""``taro_udp.js._resolve``: where ``require`` finds a file, without a JS engine.
+
+Pure functions over a folder tree, so these run on every Python (the resolver needs no
+quickjs); ``tests/test_js_modules.py`` checks the same order through ``require``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import pytest
+
+from taro_udp.js._resolve import BUILTIN_TARO, JSModuleNotFoundError, Resolver, split_package
+
+
+def _tree(root: Path, files: Dict[str, str]) -> Resolver:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return Resolver(root)
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ("crypto-js", ("crypto-js", "")),
+        ("crypto-js/aes", ("crypto-js", "aes")),
+        ("@tarojs/taro", ("@tarojs/taro", "")),
+        ("@scope/pkg/a/b", ("@scope/pkg", "a/b")),
+        ("@scope", None),
+        ("@/utils", None),
+        ("./x", None),
+        ("../x", None),
+        ("/x", None),
+    ],
+)
+def test_split_package(request_: str, expected: Optional[Tuple[str, str]]) -> None:
+    assert split_package(request_) == expected
+
+
+def test_ts_comes_before_js_and_an_exact_file_before_both(tmp_path: Path) -> None:
+    resolver = _tree(tmp_path, {"a.ts": "", "a.js": "", "b": "", "b.ts": ""})
+    assert resolver.resolve("", "./a") == "a.ts"
+    assert resolver.resolve("", "./a.js") == "a.js"
+    assert resolver.resolve("", "./b") == "b"
+
+
+def test_a_folder_is_its_package_main_then_its_index(tmp_path: Path) -> None:
+    resolver = _tree(
+        tmp_path,
+        {
+            "with_main/package.json": '{"main": "lib/start"}',
+            "with_main/lib/start.ts": "",
+            "with_main/index.js": "",
+            "broken/package.json": "{not json",
+            "broken/index.ts": "",
+            "plain/index.js": "",
+        },
+    )
+    assert resolver.resolve("", "./with_main") == "with_main/lib/start.ts"
+    assert resolver.resolve("", "./broken") == "broken/index.ts"
+    assert resolver.resolve("pages", "../plain") == "plain/index.js"
+
+
+def test_dot_is_the_folders_index(tmp_path: Path) -> None:
+    resolver = _tree(tmp_path, {"utils/index.ts": "", "utils/a.ts": ""})
+    assert resolver.resolve("utils", ".") == "utils/index.ts"
+    assert resolver.resolve("utils", "./") == "utils/index.ts"
+
+
+def test_miniprogram_field_wins_over_module_and_main(tmp_path: Path) -> None:
+    resolver = _tree(
+        tmp_path,
+        {
+            "node_modules/p/package.json": '{"main": "m.js", "module": "e.js",'
+            ' "miniprogram": "dist"}',
+            "node_modules/p/m.js": "",
+            "node_modules/p/e.js": "",
+            "node_modules/p/dist/index.js": "",
+        },
+    )
+    assert resolver.resolve("pages/x", "p") == "node_modules/p/dist/index.js"
+
+
+def test_tarojs_taro_is_builtin_whatever_is_installed(tmp_path: Path) -> None:
+    resolver = _tree(tmp_path, {"node_modules/@tarojs/taro/index.js": ""})
+    assert resolver.resolve("", "@tarojs/taro") == BUILTIN_TARO
+    # Its subpaths are the installed package's files.
+    assert resolver.resolve("", "@tarojs/taro/index") == "node_modules/@tarojs/taro/index.js"
+
+
+def test_requests_leaving_the_root_fail(tmp_path: Path) -> None:
+    (tmp_path / "outside.js").write_text("")
+    resolver = _tree(tmp_path / "root", {"a.js": ""})
+    os.symlink(tmp_path / "outside.js", tmp_path / "root" / "link.js")
+    with pytest.raises(JSModuleNotFoundError, match="outside the project root"):
+        resolver.resolve("", "../outside")
+    with pytest.raises(JSModuleNotFoundError, match="outside the project root"):
+        resolver.resolve("", "./link")
+    with pytest.raises(JSModuleNotFoundError, match="Cannot find module 'nope' from '/sub'"):
+        resolver.resolve("sub", "nope")
+
+
+def test_results_are_cached_by_request_and_folder(tmp_path: Path) -> None:
+    resolver = _tree(tmp_path, {"a.js": ""})
+    assert resolver.resolve("", "./a") == "a.js"
+    (tmp_path / "a.ts").write_text("")  # found later: the first answer stands
+    assert resolver.resolve("", "./a") == "a.js"
+    assert Resolver(tmp_path).resolve("", "./a") == "a.ts"
