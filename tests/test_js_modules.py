@@ -213,9 +213,10 @@ def test_a_stack_trace_names_the_ts_files_own_line(project: Project) -> None:
     )
     with pytest.raises(JSError, match="device said not ok") as caught:
         runtime.eval("require('./thrower').fail({ ok: false })")
-    first_frame = caught.value.stack.splitlines()[0]
-    assert "at fail (" in first_frame
-    assert ":6:" in first_frame, caught.value.stack  # the `throw` is on line 6 of the .ts
+    first_frame = caught.value.stack.splitlines()[0].strip()
+    # The `throw` is on line 6 of the .ts file, whatever the types took (the transform
+    # keeps lines, not columns).
+    assert first_frame.startswith("at fail (thrower.ts:6:"), caught.value.stack
 
 
 def test_a_typescript_syntax_error_names_file_line_and_column(project: Project) -> None:
@@ -250,14 +251,19 @@ def test_runtime_require_returns_an_es_modules_namespace(project: Project) -> No
         {
             "src/utils/udp.ts": "export enum Mode { Fast = 'fast' }\n"
             "export const DEFAULTS: { port: number } = { port: 8848 }\n"
+            "export function checksum(bytes: number[]): number {\n"
+            "  return bytes.reduce((a, b) => (a + b) & 0xff, 0)\n}\n"
             "export default { name: 'udp' }\n"
         }
     )
-    assert runtime.require("src/utils/udp") == {
+    namespace = runtime.require("src/utils/udp")
+    checksum = namespace.pop("checksum")
+    assert namespace == {
         "Mode": {"Fast": "fast"},
         "DEFAULTS": {"port": 8848},
         "default": {"name": "udp"},
     }
+    assert checksum([200, 100, 1]) == 45  # a function crosses as a callable handle
 
 
 # -- resolution ------------------------------------------------------------------------

@@ -54,6 +54,10 @@ def test_a_throwing_onMessage_listener_is_reported_to_onError_like_a_python_one(
     runtime.run_until(lambda: len(runtime.console) >= 2, timeout=WAIT)
     assert _errors(runtime) == ["onMessage:fail Error: bad datagram / -1"]
     assert "second listener ran" in runtime.console_text("log")
+    assert [error.report.splitlines()[0] for error in runtime.errors] == [
+        "Uncaught Error: bad datagram"
+    ]
+    runtime.errors.clear()  # expected: the test's point
     # The JS stack is in the log, with the line of the listener.
     logged = "\n".join(record.getMessage() + str(record.exc_info) for record in caplog.records)
     assert "bad datagram" in logged
@@ -75,6 +79,8 @@ def test_a_runaway_listener_is_interrupted_and_the_runtime_goes_on(runtime: JSRu
     [error] = _errors(runtime)
     assert error.startswith("onMessage:fail InternalError: interrupted")
     assert runtime.eval("1 + 1") == 2  # still usable
+    assert [type(error).__name__ for error in runtime.errors] == ["InternalError"]
+    runtime.errors.clear()  # expected: the test's point
 
 
 def test_a_runaway_top_level_script_raises_RunawayScriptError(runtime: JSRuntime) -> None:
@@ -89,6 +95,8 @@ def test_a_runaway_promise_chain_is_stopped(
     runtime.eval("(function again() { Promise.resolve().then(again) })()")
     assert "Promise jobs still ran" in caplog.text
     assert runtime.eval("2") == 2
+    assert [type(error).__name__ for error in runtime.errors] == ["InternalError"]
+    runtime.errors.clear()  # expected: the test's point
 
 
 def test_an_unprovided_wx_api_throws_a_TypeError_naming_it(runtime: JSRuntime) -> None:
@@ -132,6 +140,8 @@ def test_an_unhandled_rejection_is_logged_with_its_stack(
         runtime.eval("async function load() { throw new Error('no config') } load()")
     assert "unhandled promise rejection: Error: no config" in caplog.text
     assert "at load" in caplog.text
+    assert [str(error) for error in runtime.errors] == ["no config"]
+    runtime.errors.clear()  # expected: the test's point
 
 
 def test_a_handled_rejection_is_not_logged(
@@ -155,6 +165,8 @@ def test_a_throwing_send_success_callback_is_reported_as_success_fail(runtime: J
     runtime.run_until(lambda: len(runtime.console) >= 2, timeout=WAIT)
     assert _errors(runtime) == ["success:fail TypeError: oops"]
     assert "complete send:ok" in runtime.console_text("log")
+    assert [str(error) for error in runtime.errors] == ["oops"]
+    runtime.errors.clear()  # expected: the test's point
 
 
 def test_send_failures_reach_fail_and_complete_with_the_spec_payload(runtime: JSRuntime) -> None:

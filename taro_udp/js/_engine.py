@@ -34,15 +34,22 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, cast
 import quickjs
 
 from .. import _log
-from ._errors import JSError, RunawayScriptError, js_error
+from ._errors import PRELUDE_FILE, JSError, RunawayScriptError, js_error
 from ._prelude import PRELUDE
 from ._stack import js_stack_budget, thread_stack_size
+from ._values import MARK
 
 __all__ = ["Engine"]
 
 _JS_TAG_STRING = -7
 # C stack kept back between an outer entry's limit and a nested entry's (bytes).
 _STACK_SLACK = 32 * 1024
+_JS_TAG_EXCEPTION = 6
+# Where a compiled module (or its SyntaxError) waits for the prelude's require().
+SLOT = "__taroCompiled"
+# A module's source is wrapped on its own first line: its line numbers stay exact.
+_MODULE_HEAD = "(function (exports, require, module, __filename, __dirname) {"
+_MODULE_TAIL = "\n})"
 
 
 class _Function(Protocol):
@@ -99,6 +106,24 @@ class _Native:
         self.stack_overflow = lib.lre_check_stack_overflow
         self.stack_overflow.restype = ctypes.c_bool
         self.stack_overflow.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        self.eval = lib.JS_Eval
+        self.eval.restype = _JSValue
+        self.eval.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_int,
+        ]
+        self.global_object = lib.JS_GetGlobalObject
+        self.global_object.restype = _JSValue
+        self.global_object.argtypes = [ctypes.c_void_p]
+        self.set_property = lib.JS_SetPropertyStr
+        self.set_property.restype = ctypes.c_int
+        self.set_property.argtypes = [ctypes.c_void_p, _JSValue, ctypes.c_char_p, _JSValue]
+        self.is_error = lib.JS_IsError
+        self.is_error.restype = ctypes.c_bool
+        self.is_error.argtypes = [_JSValue]  # quickjs-ng: JS_IsError(JSValueConst val)
 
     def runtime_of(self, context: object) -> Optional[int]:
         """The ``JSRuntime*`` of a ``quickjs.Context``, checked, or ``None``."""
@@ -130,6 +155,29 @@ class _Native:
             else:
                 low = middle
         return low
+
+    def compile_into(self, ctx: int, source: str, filename: str, slot: str) -> bool:
+        """Evaluate ``source`` (an expression that runs no code: a function) under
+        ``filename``; put its value, or the exception, in ``globalThis[slot]``.
+        Returns whether it compiled. Runs no JS that could call into Python."""
+        code = source.encode("utf-8", "surrogatepass")
+        value = self.eval(ctx, code, len(code), filename.encode("utf-8", "replace"), 0)
+        ok = bool(value.tag != _JS_TAG_EXCEPTION)
+        if not ok:
+            value = self.get_exception(ctx)
+        glob = self.global_object(ctx)
+        try:
+            self.set_property(ctx, glob, slot.encode("ascii"), value)  # takes the value
+        finally:
+            self.free_value(ctx, glob)
+        return ok
+
+    def property_text(self, ctx: int, value: _JSValue, name: bytes) -> str:
+        prop = self.get_property(ctx, value, name)
+        try:
+            return self.text(ctx, prop) or ""
+        finally:
+            self.free_value(ctx, prop)
 
     def text(self, ctx: int, value: _JSValue) -> Optional[str]:
         size = ctypes.c_size_t()
@@ -179,8 +227,10 @@ class Engine:
         perf: Callable[[], float],
         script_timeout: float,
         memory_limit: Optional[int] = None,
+        on_error: Optional[Callable[[JSError], None]] = None,
     ) -> None:
         self.script_timeout = script_timeout
+        self._on_error = on_error
         self._deadline = float("inf")
         self._context: Any = quickjs.Context()
         self._stack_thread: Optional[int] = None
@@ -191,7 +241,7 @@ class Engine:
         self._fit_stack()
         if memory_limit:
             self._context.set_memory_limit(memory_limit)
-        self._rejections: Dict[int, Tuple[str, str]] = {}
+        self._rejections: Dict[int, JSError] = {}
         self._interrupt: Any = None
         self._tracker: Any = None
         self._runtime: Optional[int] = None
@@ -199,11 +249,16 @@ class Engine:
         self._context.add_callable("__taroHost", host)
         self._context.add_callable("__taroNow", now)
         self._context.add_callable("__taroPerf", perf)
-        factory = self._context.eval(PRELUDE)
+        if not self.compile_module(PRELUDE, PRELUDE_FILE, wrap=False):
+            raise RuntimeError("taro_udp.js: the prelude does not compile")
+        factory = self._context.get(SLOT)
+        self._context.eval(f"delete globalThis.{SLOT};")
         self._dispatch: Optional[_Function] = factory(
             self._context.get("__taroHost"),
             self._context.get("__taroNow"),
             self._context.get("__taroPerf"),
+            MARK,
+            SLOT,
         )
         self._context.eval(
             "delete globalThis.__taroHost; delete globalThis.__taroNow; "
@@ -239,8 +294,14 @@ class Engine:
                 return
             native = _native
             assert native is not None
-            text = native.text(ctx, reason) or "(a reason that cannot be shown)"
-            self._rejections[promise.u] = (text, native.stack_of(ctx, reason))
+            if native.is_error(reason):
+                name = native.property_text(ctx, reason, b"name")
+                message = native.property_text(ctx, reason, b"message")
+                error = js_error(name or "Error", message, native.stack_of(ctx, reason))
+            else:
+                text = native.text(ctx, reason)
+                error = js_error("", "(a reason that cannot be shown)" if text is None else text)
+            self._rejections[promise.u] = error
         except BaseException as exc:  # noqa: BLE001 - never raise through C
             _log.error("taro_udp.js: the rejection tracker failed", exc=exc)
 
@@ -269,15 +330,40 @@ class Engine:
         """Whether a runaway script is stopped (the interrupt handler is installed)."""
         return self._interrupt is not None
 
+    # -- compiling -----------------------------------------------------------------------
+
+    def compile_module(self, source: str, filename: str, *, wrap: bool = True) -> bool:
+        """Compile a CommonJS module's ``source`` under its own ``filename``.
+
+        The one seam between a file's text and the engine (a transform such as
+        TypeScript goes in front of it): the source is wrapped in the module function on
+        its first line, so stack frames read ``app.js:5:13`` with the file's own line
+        numbers. The function, or the ``SyntaxError``, is left in ``globalThis[SLOT]``
+        for the prelude's ``require``; returns whether it compiled. No module code runs.
+        ``wrap=False`` compiles ``source`` as it is (an expression).
+        """
+        text = f"{_MODULE_HEAD}{source}{_MODULE_TAIL}" if wrap else source
+        native = _native
+        if native is not None and self._ctx is not None:
+            return native.compile_into(self._ctx, text, filename, SLOT)
+        # Without the native entry point: the binding's eval, whose frames read <input>.
+        try:
+            compiled = self._context.eval(text)
+        except quickjs.JSException as exc:
+            raise self._uncatchable(exc) from None
+        self._context.set(SLOT, compiled)
+        return True
+
     # -- calls -------------------------------------------------------------------------
 
-    def call(self, op: str, *args: Any) -> Any:
+    def call(self, op: str, *args: Any) -> str:
         """Call the prelude's ``op`` with ``args`` (str/int/float/bool/None); run the jobs.
 
-        Returns the JSON-decoded result; raises ``JSError`` for what the JS threw (or,
-        from the binding, what escaped: interrupted, out of memory) and
-        ``RunawayScriptError`` past the deadline. Promise jobs queued by the call run
-        before this returns, whatever happened.
+        Returns the result as the prelude's ``enc`` text (``""`` for ``undefined``; see
+        ``_values.decode``); raises ``JSError`` for what the JS threw (or, from the
+        binding, what escaped: interrupted, out of memory) and ``RunawayScriptError``
+        past the deadline. Promise jobs queued by the call run before this returns,
+        whatever happened.
         """
         dispatch = self._dispatch
         if dispatch is None:
@@ -292,17 +378,17 @@ class Engine:
                 self._drain_jobs()
         finally:
             self._leave(outer)
-        if not raw:
-            return None
-        if raw[0] == "e":
-            error = json.loads(raw[1:])
-            raise js_error(str(error["name"]), str(error["message"]), str(error["stack"]))
-        return json.loads(raw[1:])
+        if type(raw) is str:
+            return raw
+        # What was thrown: an object, whose JSON the binding makes (a flat string).
+        error = json.loads(raw.json())
+        raise js_error(str(error["name"]), str(error["message"]), str(error["stack"]))
 
-    def run_script(self, source: str) -> Any:
+    def run_script(self, source: str) -> Tuple[bool, Any]:
         """Run ``source`` as a script: its top-level ``const``/``let`` stay global, as
-        between the ``<script>`` files of a page. Returns the completion value as Python
-        (objects through JSON); raises ``JSError``. Promise jobs run before it returns."""
+        between the ``<script>`` files of a page. Returns ``(True, enc text)`` for an
+        object or function completion value, ``(False, value)`` for a primitive one;
+        raises ``JSError``. Promise jobs run before it returns."""
         if self._dispatch is None:
             raise JSError("the JS runtime is closed")
         outer = self._enter_deadline()
@@ -311,15 +397,22 @@ class Engine:
                 value = self._context.eval(source)
             except quickjs.JSException as exc:
                 raise self._uncatchable(exc) from None
+            except (TypeError, UnicodeDecodeError) as exc:
+                # The binding could not convert the completion value (a long string made
+                # by concatenation, a lone surrogate, a small BigInt): the script ran.
+                raise JSError(
+                    "eval: the script ran, but the engine binding cannot return its "
+                    f"completion value ({exc}): return it inside an array or object"
+                ) from None
             finally:
                 self._drain_jobs()
         finally:
             self._leave(outer)
         if isinstance(value, quickjs.Object):
-            return self.call("json", value)
+            return True, self.call("json", value)
         if type(value) is float and value.is_integer() and abs(value) <= 2**53:
-            return int(value)  # as JSON would give it: JS has one number type
-        return value
+            return False, int(value)  # as JSON would give it: JS has one number type
+        return False, value
 
     def _enter_deadline(self) -> float:
         """Set the deadline of an entry into JS; return the one to restore after it.
@@ -358,13 +451,14 @@ class Engine:
     def _drain_jobs(self) -> None:
         """Run every pending Promise job (the microtask queue) within the deadline."""
         context = self._context
-        while True:
+        while context is not None:  # None: closed by what the last job did
             try:
                 if not context.execute_pending_job():
                     break
             except quickjs.JSException as exc:
                 error = self._uncatchable(exc)
                 _log.error("taro_udp.js: a Promise job failed: %s: %s", type(error).__name__, error)
+                self._uncaught(error)
                 if isinstance(error, RunawayScriptError):
                     _log.error(
                         "taro_udp.js: Promise jobs still ran after %g s: the rest wait for "
@@ -372,19 +466,24 @@ class Engine:
                         self.script_timeout,
                     )
                     break
+            context = self._context
         self._report_rejections()
+
+    def _uncaught(self, error: JSError) -> None:
+        if self._on_error is not None:
+            self._on_error(error)
 
     def _report_rejections(self) -> None:
         if not self._rejections:
             return
-        unhandled: List[Tuple[str, str]] = list(self._rejections.values())
+        unhandled: List[JSError] = list(self._rejections.values())
         self._rejections.clear()
-        for text, stack in unhandled:
+        for error in unhandled:
             _log.error(
-                "taro_udp.js: unhandled promise rejection: %s%s",
-                text,
-                f"\n{stack.rstrip()}" if stack else "",
+                "taro_udp.js: unhandled promise rejection: %s",
+                error.report.split(" ", 1)[1],
             )
+            self._uncaught(error)
 
     def close(self) -> None:
         """Drop the context (event thread): nothing of it is used afterwards."""

@@ -2,15 +2,31 @@
 
 Its class is named after the JS error (``Error``, ``TypeError``, ``InternalError``...), so
 that the core reports a throwing JS listener exactly as a raising Python listener:
-``"onMessage:fail Error: <message>"``, errCode -1. The JS stack is ``.stack`` (and a
-note on the exception, which Python 3.11+ prints with the traceback).
+``"onMessage:fail Error: <message>"``, errCode -1. The JS stack is ``.stack``, in the
+script's own terms (``at f (app.js:5:13)``, the runtime's frames left out), and a note
+on the exception, which Python 3.11+ prints with the traceback. A thrown value that is
+not an ``Error`` (``throw 5``) is a plain ``JSError`` whose ``name`` is ``""``.
 """
 
 from __future__ import annotations
 
 from typing import Dict, Type
 
-__all__ = ["JSError", "RunawayScriptError", "js_error"]
+__all__ = ["JSError", "RunawayScriptError", "clean_stack", "js_error"]
+
+# The file name the runtime's own JS (the prelude) is compiled under: its frames are
+# left out of every stack shown to a user.
+PRELUDE_FILE = "taro_udp:prelude"
+
+
+def clean_stack(stack: str) -> str:
+    """``stack`` without the runtime's own frames (the prelude, the binding's entry)."""
+    lines = [line for line in stack.splitlines() if line.strip() and PRELUDE_FILE not in line]
+    # The engine's own frames below the script's (``at call (native)``: the runtime
+    # calling it); those between two of the script's frames (``at map (native)``) stay.
+    while lines and lines[-1].strip().endswith("(native)"):
+        lines.pop()
+    return "\n".join(lines)
 
 
 class JSError(Exception):
@@ -32,6 +48,13 @@ class JSError(Exception):
             self.__notes__ = notes
         notes.append(note)
 
+    @property
+    def report(self) -> str:
+        """As Node reports it: ``Uncaught TypeError: <message>`` (``Uncaught 5`` for a
+        thrown value that is not an Error), then the JS stack, one frame a line."""
+        head = f"Uncaught {self.name}: {self.message}" if self.name else f"Uncaught {self.message}"
+        return f"{head}\n{self.stack.rstrip()}" if self.stack.strip() else head
+
 
 class RunawayScriptError(JSError):
     """A script ran past the runtime's ``script_timeout`` and was interrupted."""
@@ -45,7 +68,15 @@ _classes: Dict[str, Type[JSError]] = {}
 
 
 def js_error(name: str, message: str, stack: str = "") -> JSError:
-    """A ``JSError`` whose class is named ``name`` (made once per name)."""
+    """A ``JSError`` whose class is named ``name`` (made once per name).
+
+    An empty ``name`` (a thrown value that is not an Error) gives a plain ``JSError``.
+    """
+    stack = clean_stack(stack)
+    if not name:
+        error = JSError(message, stack)
+        error.name = ""
+        return error
     if not name.isidentifier():
         name = "Error"
     cls = _classes.get(name)

@@ -15,7 +15,7 @@ Binary data crosses as base64 (``Uint8Array.fromBase64`` / ``toBase64``).
 # ruff: noqa: E501
 
 PRELUDE = r"""
-(function (host, hostNow, hostPerf) {
+(function (host, hostNow, hostPerf, MARK, SLOT) {
   'use strict';
   const g = globalThis;
   const ERRORS = { TypeError, RangeError, SyntaxError, ReferenceError };
@@ -26,13 +26,48 @@ PRELUDE = r"""
       const e = JSON.parse(r.slice(1));
       throw new (ERRORS[e.name] || Error)(e.message);
     }
-    return r.length > 1 ? JSON.parse(r.slice(1)) : undefined;
+    return r.length > 1 ? dec(r.slice(1)) : undefined;
   }
 
   // Functions Python calls back: by id, dropped once they cannot be called again.
   const fns = new Map();
   let nextFn = 1;
   function keep(fn) { const id = nextFn++; fns.set(id, fn); return id; }
+
+  // -- values for Python: JSON text, with what JSON cannot carry tagged ------------------
+  // (see _values.py). Handles: functions and Promises Python holds, until it lets go.
+  const handles = new Map();
+  let nextHandle = 1;
+  function handle(value) { const id = nextHandle++; handles.set(id, value); return id; }
+  function tag(kind, payload) { return { [MARK]: [kind, payload] }; }
+  function replacer(key, v) {
+    switch (typeof v) {
+      case 'string': case 'boolean': case 'undefined': return v;
+      case 'number': return Number.isFinite(v) ? v : tag('number', String(v));
+      case 'function': return tag('fn', handle(v));
+      case 'bigint': return tag('bigint', v.toString());
+      case 'symbol': return tag('symbol', v.toString());
+      default:
+        if (v === null) return v;
+        if (v instanceof ArrayBuffer) return tag('bytes', new Uint8Array(v).toBase64());
+        if (v instanceof Error) return tag('error', [String(v.name), String(v.message), String(v.stack || '')]);
+        if (v instanceof Promise) return tag('promise', handle(v));
+        return v;
+    }
+  }
+  // JSON.stringify's output is one flat string: it crosses the binding at any length.
+  function enc(value) { return JSON.stringify(value, replacer); }
+  function reviver(key, v) {
+    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, MARK)) return v;
+    const [kind, payload] = v[MARK];
+    if (kind === 'bytes') return toBuffer(payload);
+    if (kind === 'number') return Number(payload);
+    if (kind === 'handle') return handles.get(payload);
+    if (kind === 'py') return function (...args) { return call('callPython', [payload, encText(args)]); };
+    return v;
+  }
+  function dec(text) { return text.indexOf(MARK) < 0 ? JSON.parse(text) : JSON.parse(text, reviver); }
+  function encText(value) { const t = enc(value); return t === undefined ? null : t; }
 
   // -- binary <-> base64 --------------------------------------------------------------
   function bytesOf(value) {
@@ -318,11 +353,20 @@ PRELUDE = r"""
       throw new TypeError('wx.' + name + ' is not provided: stub it with runtime.stub("' + name + '", fn)');
     };
   }
+  // The arguments of a Python stub: functions as JSFunction handles (a stub may call
+  // them, then or later); an async call's success/fail/complete are left out (run here).
+  function stubCall(name, args, async) {
+    if (async && args[0] && typeof args[0] === 'object' && !Array.isArray(args[0])) {
+      const { success, fail, complete, ...rest } = args[0];
+      args = [rest, ...args.slice(1)];
+    }
+    return call('stub', [name, encText(args)]);
+  }
   // A stub written in Python: sync APIs return its value; async ones call success or
   // fail, then complete, or settle the Promise they return when given no callback.
   function pythonStub(name) {
     return function (...args) {
-      if (name.endsWith('Sync')) return call('stub', [name, args]);
+      if (name.endsWith('Sync')) return stubCall(name, args, false);
       const option = args[0] && typeof args[0] === 'object' ? args[0] : {};
       const settle = (ok, res) => {
         const fn = ok ? option.success : option.fail;
@@ -331,7 +375,7 @@ PRELUDE = r"""
       };
       let res, ok = true;
       try {
-        res = call('stub', [name, args]);
+        res = stubCall(name, args, true);
         if (res === undefined || res === null) res = { errMsg: name + ':ok' };
       } catch (e) {
         ok = false;
@@ -398,10 +442,6 @@ PRELUDE = r"""
   // interop (`exports.__esModule`, `default`), so `require` of an ES module gets its
   // namespace and `import x from` a CommonJS module gets its module.exports.
   const modules = new Map();
-  // One function per module, its source kept on the lines it has in its file.
-  function compileModule(source, filename) {
-    return (0, eval)('(function (exports, require, module, __filename, __dirname) {' + source + '\n})');
-  }
   function makeRequire(dir) {
     function require(path) {
       if (typeof path !== 'string') throw new TypeError('require: path must be a string');
@@ -422,15 +462,16 @@ PRELUDE = r"""
         if (found.path.endsWith('.json')) {
           module.exports = JSON.parse(loaded.source);
         } else {
-          const fn = compileModule(loaded.source, found.path);
+          // Compiled by Python under the file's own name (Engine.compile_module), after
+          // the transform for TypeScript and ES modules: the function, or the
+          // SyntaxError, waits in SLOT.
+          const fn = g[SLOT];
+          delete g[SLOT];
+          if (!loaded.compiled) throw fn;
           fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
         }
       } catch (e) {
         modules.delete(found.path);
-        if (e instanceof Error && !e.taroModule) {
-          e.taroModule = found.path;
-          e.message = e.message + ' (in ' + found.path + ')';
-        }
         throw e;
       }
       module.loaded = true;
@@ -502,19 +543,25 @@ PRELUDE = r"""
 
   // -- what Python calls -----------------------------------------------------------------
   const api = {
-    fire(id, json, b64) {
+    // A datagram: its fields as arguments (no JSON on the hot path).
+    message(id, b64, address, family, port, size, localAddress, localPort) {
       const fn = fns.get(id);
       if (fn === undefined) return;
-      const payload = json === null ? undefined : JSON.parse(json);
-      if (b64 !== null) payload.message = toBuffer(b64);
-      fn(payload);
+      fn({ remoteInfo: { address, family, port, size },
+           localInfo: { address: localAddress, family, port: localPort },
+           message: toBuffer(b64) });
+    },
+    fire(id, json) {
+      const fn = fns.get(id);
+      if (fn === undefined) return;
+      fn(json === null ? undefined : dec(json));
     },
     result(id, key, json) {
       const callbacks = fns.get(id);
       if (callbacks === undefined) return;
       if (key === 'complete') fns.delete(id);
       const fn = callbacks[key];
-      if (fn !== undefined) fn(JSON.parse(json));
+      if (fn !== undefined) fn(dec(json));
     },
     timer(id, last) {
       const timer = timers.get(id);
@@ -553,13 +600,23 @@ PRELUDE = r"""
     },
     page(index) { return pages[index]; },
     data(index) { const page = pages[index]; return page === undefined ? undefined : page.data; },
-    method(index, name, eventJson) {
-      const event = JSON.parse(eventJson);
+    method(index, name, argsJson) {
+      const args = dec(argsJson);
       const page = pages[index];
       if (page === undefined) throw new Error('the page is closed');
       const fn = page[name];
       if (typeof fn !== 'function') throw new TypeError(page.route + '.' + name + ' is not a function');
-      return fn.call(page, event);
+      return fn.apply(page, args);
+    },
+    callHandle(id, argsJson) {
+      const fn = handles.get(id);
+      if (typeof fn !== 'function') throw new TypeError('this JSFunction is no longer callable');
+      return fn(...dec(argsJson));
+    },
+    release(id) { handles.delete(id); },
+    watch(id) {
+      const settled = (ok) => (value) => { call('settled', [id, ok, encText(value)]); };
+      Promise.resolve(handles.get(id)).then(settled(true), settled(false));
     },
     closePage(index) {
       const page = pages[index];
@@ -577,17 +634,21 @@ PRELUDE = r"""
     console: (...args) => format(args),
   };
 
-  // Every call from Python: "" or the JSON of the result ("r" + JSON), or the error.
-  return function dispatch(op, a, b, c) {
+  // Every call from Python: "" (undefined) or the result as enc() text, both strings;
+  // or, for what was thrown, an object { name, message, stack } (Python reads its JSON).
+  // A thrown value that is not an Error has the name "".
+  return function dispatch(op, ...args) {
     try {
-      const value = api[op](a, b, c);
-      if (value === undefined) return '';
-      return 'r' + JSON.stringify(value, (k, v) => (v instanceof ArrayBuffer ? { $b64: new Uint8Array(v).toBase64() } : v));
+      const value = api[op](...args);
+      return value === undefined ? '' : enc(value);
     } catch (e) {
-      const error = e instanceof Error
-        ? { name: e.name, message: e.message, stack: e.stack || '' }
-        : { name: 'Error', message: 'Uncaught ' + show(e, 1), stack: '' };
-      return 'e' + JSON.stringify(error);
+      try {
+        return e instanceof Error
+          ? { name: String(e.name), message: String(e.message), stack: String(e.stack || '') }
+          : { name: '', message: show(e, 1), stack: '' };
+      } catch (inner) {
+        return { name: 'Error', message: '(a thrown value that cannot be shown)', stack: '' };
+      }
     }
   };
 })

@@ -12,7 +12,6 @@ one they post the work to the event thread and wait for its result (``timeout``)
 
 from __future__ import annotations
 
-import base64
 import collections
 import json
 import logging
@@ -33,6 +32,7 @@ from ._engine import Engine
 from ._errors import JSError
 from ._resolve import BUILTIN_TARO, JSModuleNotFoundError, Resolver
 from ._transform import TransformError, needs_transform, transform
+from ._values import JSPromise, decode, encode
 
 __all__ = ["ConsoleLine", "JSRuntime", "Page"]
 
@@ -52,7 +52,10 @@ CONSOLE_LOGGER = "taro_udp.js"
 CONSOLE_LIMIT = 1000
 CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
-_EVENT_OPS = frozenset({"fire", "result", "timer"})
+_EVENT_OPS = frozenset({"message", "fire", "result", "timer"})
+# At most this many uncaught errors are kept in ``JSRuntime.errors`` (the first ones:
+# the cause comes before its consequences); the rest are counted.
+_MAX_ERRORS = 100
 
 
 class ConsoleLine(NamedTuple):
@@ -84,17 +87,6 @@ class _Box:
         self.done.set()
 
 
-def _from_js(value: Any) -> Any:
-    """JSON from JS to Python values: ``{"$b64": ...}`` (an ``ArrayBuffer``) is ``bytes``."""
-    if type(value) is dict:
-        if len(value) == 1 and type(value.get("$b64")) is str:
-            return base64.b64decode(value["$b64"])
-        return {key: _from_js(item) for key, item in value.items()}
-    if type(value) is list:
-        return [_from_js(item) for item in value]
-    return value
-
-
 class JSRuntime:
     """A JS context with the mini-program globals around UDP, on the event thread.
 
@@ -108,6 +100,13 @@ class JSRuntime:
     most) are kept in ``console``. ``timeout`` bounds how long a method called from
     another thread waits for the event thread. A bad argument raises ``TypeError`` or
     ``ValueError`` (a missing root ``FileNotFoundError``) here, naming it.
+
+    An error nobody catches (thrown by a listener, a callback, a timer or a Promise job,
+    or an unhandled rejection) is appended to ``errors`` as a ``JSError`` (and logged);
+    the ``js_runtime`` fixture fails the test with those left in the list when it ends.
+    A test that expects such errors inspects ``errors`` and clears it. ``on_error(error)``
+    (on the event thread) sees each one as it happens (``taro-udp run`` stops there).
+    What JS throws into a Python call (``eval``, ``page.call``...) is raised there instead.
     """
 
     def __init__(
@@ -119,6 +118,7 @@ class JSRuntime:
         on_console: Optional[Callable[[ConsoleLine], object]] = None,
         timeout: float = 30.0,
         console_limit: int = CONSOLE_LIMIT,
+        on_error: Optional[Callable[[JSError], object]] = None,
     ) -> None:
         self.root = _options.project_root(root)
         script_timeout = _options.seconds("script_timeout", script_timeout)
@@ -132,6 +132,12 @@ class JSRuntime:
         )
         self._console_chars = 0
         self._on_console = on_console
+        self.errors: List[JSError] = []
+        self.errors_dropped = 0  # uncaught errors past the first _MAX_ERRORS
+        self._on_error = on_error
+        self._python_fns: Dict[int, Callable[..., Any]] = {}
+        self._promises: Dict[int, JSPromise] = {}
+        self._released: List[int] = []
         self._stubs: Dict[str, Callable[..., Any]] = {}
         self._watchers: List[Callable[[], None]] = []
         self._watching = False
@@ -154,6 +160,8 @@ class JSRuntime:
             "resolve": self._resolve,
             "load": self._load,
             "stub": self._call_stub,
+            "callPython": self._call_python,
+            "settled": self._settled,
         }
         self._resolver: Optional[Resolver] = None
         self._engine: Optional[Engine] = None
@@ -161,7 +169,12 @@ class JSRuntime:
 
     def _create(self, script_timeout: float, memory_limit: Optional[int]) -> None:
         self._engine = Engine(
-            self._host, _date_now, _clock.performance_now, script_timeout, memory_limit
+            self._host,
+            _date_now,
+            _clock.performance_now,
+            script_timeout,
+            memory_limit,
+            self._uncaught,
         )
 
     def __repr__(self) -> str:
@@ -197,21 +210,91 @@ class JSRuntime:
         result: _T = box.value
         return result
 
-    def _enter(self, op: str, *args: Any) -> Any:
-        """Call into JS (event thread), then let the waiters look at the new state."""
+    def _enter(self, op: str, *args: Any) -> str:
+        """Call into JS (event thread), then let the waiters look at the new state.
+
+        Returns the result as ``enc`` text (``_values.decode`` makes it Python). What an
+        event (a datagram, a result, a timer) threw is an uncaught error: recorded in
+        ``errors``, then raised for the core to report as it reports a Python listener.
+        """
         engine = self._engine
         if engine is None:
             if op in _EVENT_OPS:
-                return None  # closed: events still queued for its sockets go nowhere
+                return ""  # closed: events still queued for its sockets go nowhere
             raise JSError("the JS runtime is closed")
+        if self._released:
+            self._release_now(engine)
         try:
             return engine.call(op, *args)
         except JSError as exc:
+            if op in _EVENT_OPS:
+                self._uncaught(exc)
             if sys.version_info < (3, 11) and exc.stack:  # no notes in the traceback
                 _log.error("taro_udp.js: %s: %s\n%s", type(exc).__name__, exc, exc.stack)
             raise
         finally:
             self._notify_watchers()
+
+    def _uncaught(self, error: JSError) -> None:
+        # Event thread: an error no JS code caught.
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(error)
+        else:
+            self.errors_dropped += 1
+        if self._on_error is not None:
+            try:
+                self._on_error(error)
+            except BaseException as exc:  # noqa: BLE001 - a hook must not break the runtime
+                _log.error("taro_udp.js: the on_error hook raised %s", type(exc).__name__, exc=exc)
+
+    # -- handles ---------------------------------------------------------------------------
+
+    def _release_handle(self, handle_id: int) -> None:
+        # A JSHandle's finalizer (any thread, any time, even inside a lock of the
+        # loop): only noted here; the JS side lets go at the next entry.
+        if not self._closed:
+            self._released.append(handle_id)
+
+    def _release_now(self, engine: Engine) -> None:
+        released, self._released = self._released, []
+        for handle_id in released:
+            engine.call("release", handle_id)
+
+    def _call_handle(self, handle_id: int, args: tuple[Any, ...]) -> Any:
+        text = encode(list(args), self)
+        return decode(self._on_loop(self._enter, "callHandle", handle_id, text), self)
+
+    def _keep_python(self, fn: Callable[..., Any]) -> int:
+        # A Python callable passed to JS: kept until the runtime is closed.
+        key = id(fn)
+        self._python_fns[key] = fn
+        return key
+
+    def _call_python(self, key: int, text: str) -> Any:
+        fn = self._python_fns.get(key)
+        if fn is None:
+            raise TypeError("this Python function is no longer callable")
+        return fn(*(decode(text, self) or []))
+
+    def _await_promise(self, promise: JSPromise, timeout: float) -> None:
+        if not promise._watched:
+            promise._watched = True
+            self._promises[promise.handle_id] = promise  # kept (not released) until settled
+            self._on_loop(self._enter, "watch", promise.handle_id)
+        if promise.settled:
+            return
+        if _loop.in_event_thread():
+            raise JSError("a Promise cannot be waited for on the event thread: it settles later")
+        clock: Any = _clock.current
+        if clock.virtual:
+            clock.run_until(lambda: promise.settled, timeout, "the Promise")
+        elif not promise._settled.wait(timeout):
+            raise TimeoutError(f"the Promise did not settle within {timeout} s")
+
+    def _settled(self, handle_id: int, ok: bool, text: Optional[str]) -> None:
+        promise = self._promises.pop(handle_id, None)
+        if promise is not None:
+            promise._settle(ok, decode(text, self))
 
     def _notify_watchers(self) -> None:
         if self._watchers and not self._watching:
@@ -228,7 +311,7 @@ class JSRuntime:
         try:
             args = json.loads(text) if text else []
             result = self._ops[op](*args)
-            return "o" if result is None else "o" + json.dumps(result)
+            return "o" if result is None else "o" + encode(result, self)
         except BaseException as exc:  # noqa: BLE001 - thrown in JS instead
             name = "TypeError" if isinstance(exc, (TypeError, ValueError)) else "Error"
             try:
@@ -257,8 +340,9 @@ class JSRuntime:
             self._console_chars -= len(history.popleft().text)
 
     def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
-        # require(path) from the module in `directory`: the module's id (its real path
-        # relative to the root) and folder; JS loads it (`load`) if it is not loaded yet.
+        # require(path) from the module in `directory` (_resolve.Resolver): the module's
+        # id (its real path relative to the root) and folder; JS asks to `load` it only
+        # if it is not loaded yet.
         if self.root is None:
             raise FileNotFoundError("require: this runtime has no project root")
         if self._resolver is None:
@@ -273,36 +357,55 @@ class JSRuntime:
             return {"path": found, "dir": "", "builtin": True}
         return {"path": found, "dir": posixpath.dirname(found)}
 
-    def _load(self, path: str) -> Any:
-        # The source of a resolved module, as CommonJS: TypeScript and ES modules are
-        # transformed (cached for the process by content); a file sucrase cannot parse
-        # is a SyntaxError in JS, named by file, line and column.
-        assert self._resolver is not None
-        source = (self._resolver.root / path).read_text(encoding="utf-8")
-        if path.endswith(".json") or not needs_transform(path, source):
-            return {"source": source}
-        try:
-            return {"source": transform(source, path)}
-        except TransformError as exc:
-            return {"error": str(exc)}
+    def _load(self, path: str) -> Dict[str, Any]:
+        """Read a resolved module; compile it under its path (``compile_module``).
 
-    def _call_stub(self, name: str, args: List[Any]) -> Any:
+        TypeScript and ES modules are first turned into CommonJS (``_transform``: same
+        lines, cached for the process by content); a file the transform cannot parse is
+        ``{"error": "<file>:<line>:<column>: <reason>"}``, a SyntaxError in JS.
+        """
+        assert self._resolver is not None
+        data = (self._resolver.root / path).read_bytes()
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"cannot read {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at {exc.start})"
+            ) from None
+        if path.endswith(".json"):
+            return {"source": source}
+        if needs_transform(path, source):
+            try:
+                source = transform(source, path)
+            except TransformError as exc:
+                return {"error": str(exc)}
+        engine = self._engine
+        if engine is None:
+            raise JSError("the JS runtime is closed")
+        return {"compiled": engine.compile_module(source, path)}
+
+    def _call_stub(self, name: str, text: str) -> Any:
         stub = self._stubs.get(name)
         if stub is None:
             raise TypeError(f"wx.{name} is not provided")
-        return stub(*args)
+        return stub(*(decode(text, self) or []))
 
     # -- the Python API ------------------------------------------------------------------
 
     def eval(self, source: str) -> Any:
         """Run ``source`` as a script and return its completion value as Python.
 
-        Its top-level declarations stay global (a later ``eval`` sees them). Objects and
-        arrays come back as dicts and lists (through JSON), an ``ArrayBuffer`` as
-        ``bytes``; what JS throws is raised as ``JSError``. A string value is cut at its
-        first NUL by the binding: return it inside an array or object to keep it whole.
+        Its top-level declarations stay global (a later ``eval`` sees them). Values come
+        back as ``taro_udp.js._values`` documents (objects and arrays as dicts and lists,
+        of any size; an ``ArrayBuffer`` as ``bytes``; a function as a callable
+        ``JSFunction``; a Promise as a ``JSPromise`` to ``.result()``); what JS throws
+        is raised as ``JSError``. A top-level *string* completion value goes through the
+        engine binding as it is: one with a NUL is cut there, and one the binding cannot
+        convert (very long and built by concatenation, or with a lone surrogate) raises
+        ``JSError``: return it inside an array or object to get it whole.
         """
-        return _from_js(self._on_loop(self._run_script, source))
+        is_text, value = self._on_loop(self._run_script, source)
+        return decode(value, self) if is_text else value
 
     def _run_script(self, source: str) -> Any:
         engine = self._engine
@@ -315,7 +418,7 @@ class JSRuntime:
 
     def require(self, path: str) -> Any:
         """``require(path)`` from the project root; returns ``module.exports`` as Python."""
-        return _from_js(self._on_loop(self._call, "require", path))
+        return decode(self._on_loop(self._call, "require", path), self)
 
     def run_file(self, path: Union[str, Path]) -> None:
         """Run a JS file as the main module: its folder becomes the project root."""
@@ -338,10 +441,10 @@ class JSRuntime:
         route, _, text = route.lstrip("/").partition("?")
         options: Dict[str, Any] = dict(parse_qsl(text))
         options.update({key: str(value) for key, value in (query or {}).items()})
-        index = self._on_loop(self._call, "open", route, json.dumps(options))
+        index = decode(self._on_loop(self._call, "open", route, json.dumps(options)), self)
         return Page(self, route, int(index))
 
-    def _call(self, op: str, *args: Any) -> Any:
+    def _call(self, op: str, *args: Any) -> str:
         return self._enter(op, *args)
 
     def stub(
@@ -349,9 +452,12 @@ class JSRuntime:
     ) -> None:
         """Provide ``wx.<name>``, with a Python function or with JS source.
 
-        A Python ``fn`` gets the JS arguments as Python values (functions left out) and
-        returns a JSON-able value. For a ``...Sync`` API the value is returned to JS (an
-        exception is thrown there as an ``Error``); for any other, the JS callbacks run
+        A Python ``fn`` gets the JS arguments as Python values: a JS function as a
+        ``JSFunction`` it may call then or later (a listener given to an ``onXxx`` API),
+        except the ``success``/``fail``/``complete`` of an async call's option, which
+        are run here; it returns a value JS can take (see ``taro_udp.js._values``). For a
+        ``...Sync`` API the value is returned to JS (an exception is thrown there as an
+        ``Error``); for any other, the JS callbacks run
         as WeChat runs them: ``success(value)`` (``{"errMsg": "<name>:ok"}`` for
         ``None``) or ``fail({"errMsg": "<name>:fail <exception text>"})``, then
         ``complete``; with no callback the call returns a Promise. ``js`` is the source of
@@ -447,6 +553,8 @@ class JSRuntime:
     def _teardown(self) -> None:
         self._bridge.close_all()
         self._watchers.clear()
+        self._python_fns.clear()
+        self._promises.clear()
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close()
@@ -470,20 +578,22 @@ class Page:
     @property
     def data(self) -> Dict[str, Any]:
         """A copy of the page's ``data``, as Python values (read on the event thread)."""
-        value = _from_js(self.runtime._on_loop(self.runtime._enter, "data", self._index))
+        runtime = self.runtime
+        value = decode(runtime._on_loop(runtime._enter, "data", self._index), runtime)
         return value if isinstance(value, dict) else {}
 
-    def call(self, method: str, event: Optional[Dict[str, Any]] = None) -> Any:
-        """Call the page's ``method`` with an event object, as a tap or an input does.
+    def call(self, method: str, *args: Any) -> Any:
+        """Call the page's ``method`` with ``args``, as a tap or an input does.
 
-        ``event`` is JSON-able (``{"detail": {"value": "x"}, "currentTarget": {"dataset":
-        {...}}}``); returns what the method returned, as Python. What it throws is raised
-        as ``JSError``.
+        With no argument the method gets an empty event object ``{}``; otherwise the
+        arguments as given (``{"detail": {"value": "x"}, "currentTarget": {"dataset":
+        {...}}}``, any values ``taro_udp.js._values`` can pass). Returns what the method
+        returned, as Python. What it throws is raised as ``JSError``.
         """
-        return _from_js(
-            self.runtime._on_loop(
-                self.runtime._enter, "method", self._index, method, json.dumps(event or {})
-            )
+        runtime = self.runtime
+        text = encode(list(args) if args else [{}], runtime)
+        return decode(
+            runtime._on_loop(runtime._enter, "method", self._index, method, text), runtime
         )
 
     def close(self) -> None:
