@@ -457,3 +457,44 @@ def test_each_distinct_file_is_transformed_once_per_process(
         runtime.close()
     assert _transform.stats["transforms"] - before["transforms"] == 1
     assert _transform.stats["hits"] - before["hits"] == 2
+
+
+def test_a_new_process_takes_a_transformed_file_from_the_disk_cache(
+    tmp_path: Path, js_runtime: JSRuntimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taro_udp.js import _transform
+
+    monkeypatch.setenv("TARO_UDP_TRANSFORM_CACHE", str(tmp_path / "cache"))
+    root = _project(tmp_path / "p", {"m.ts": f"export const where: string = '{tmp_path}'\n"})
+    assert js_runtime(root).require("m") == {"where": str(tmp_path)}
+    [entry] = (tmp_path / "cache").glob("*/*.ts.js")
+    # As a new process would start: nothing in memory, no sucrase context.
+    _transform.clear_cache(engine=True)
+    before = dict(_transform.stats)
+    assert js_runtime(root).require("m") == {"where": str(tmp_path)}
+    assert _transform.stats["disk_hits"] - before["disk_hits"] == 1
+    assert _transform.stats["transforms"] == before["transforms"]
+    assert _transform._engine is None
+    assert "exports.where = where" in entry.read_text()
+
+
+def test_an_unwritable_disk_cache_only_costs_time(
+    tmp_path: Path, js_runtime: JSRuntimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("TARO_UDP_TRANSFORM_CACHE", str(blocker))
+    root = _project(tmp_path / "p", {"m.ts": f"export const n: number = {len(str(tmp_path))}\n"})
+    assert js_runtime(root).require("m") == {"n": len(str(tmp_path))}
+    assert blocker.read_text() == ""
+
+
+def test_commonjs_lines_that_start_with_exports_stay_sloppy_mode(project: Project) -> None:
+    # `exports.x =` and `important` are not ES module syntax: no transform, no strict
+    # mode (an assignment to an undeclared name would throw in strict mode).
+    runtime = project({"legacy.js": "exports.a = 1\nimportant = 2\nexports.b = typeof this\n"})
+    assert runtime.eval("[require('./legacy').a, important, require('./legacy').b]") == [
+        1,
+        2,
+        "object",
+    ]

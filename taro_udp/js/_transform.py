@@ -11,30 +11,48 @@ sucrase is JavaScript (``_vendor/sucrase.js``, bundled by ``tools/vendor_sucrase
 runs in one QuickJS context per process, made on the first transform and shared by every
 runtime, so a runtime that only loads plain CommonJS never pays for it, and a suite that
 opens hundreds of runtimes transforms each distinct file once: results are kept in a
-process-wide cache keyed by the source text (a hash) and the kind of transform.
+process-wide cache keyed by the source text (a hash) and the kind of transform, and on
+disk (``cache_folder()``) under the transform's version, because sucrase interpreted by
+QuickJS takes about 0.2 ms a line: a new process (``taro-udp run``, each tox
+environment, each xdist worker) would otherwise pay a second per 5,000 lines again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
-__all__ = ["TRANSFORM_VERSION", "TransformError", "needs_transform", "transform"]
+__all__ = [
+    "CACHE_ENV",
+    "TRANSFORM_VERSION",
+    "TransformError",
+    "cache_folder",
+    "needs_transform",
+    "transform",
+]
 
 _BUNDLE = Path(__file__).with_name("_vendor") / "sucrase.js"
 # Part of every cache key: a change of sucrase or of its options changes every result.
 TRANSFORM_VERSION = "sucrase-3.35.1/1"
+_VERSION_FOLDER = TRANSFORM_VERSION.replace("/", "-")
+CACHE_ENV = "TARO_UDP_TRANSFORM_CACHE"
 # Distinct sources kept (each entry is one file's transformed text).
 _CACHE_SIZE = 2048
 # An ES module statement at the start of a line: `import x from`, `import {`, `import *`,
-# `import 'side-effect'`, `export ...`. A plain CommonJS file is left as it is (sucrase
-# would make it strict mode); a false positive only adds "use strict".
-_ESM = re.compile(r"^[ \t]*(?:import[ \t]*[\w{*'\"]|export[ \t]*[\w{*])", re.MULTILINE)
+# `import 'side-effect'`, `export ...` (not `exports.x =`, `important`, `import(...)`). A
+# plain CommonJS file is left as it is (sucrase would make it strict mode); a false
+# positive (such a line inside a template string) only adds "use strict".
+_ESM = re.compile(
+    r"^[ \t]*(?:import(?:[ \t]+[\w{*'\"]|[ \t]*[{*'\"])|export(?:[ \t]+[\w{*]|[ \t]*[{*]))",
+    re.MULTILINE,
+)
 _TS_SUFFIXES = (".ts", ".mts", ".cts")
 
 
@@ -103,30 +121,86 @@ def _error(result: Any, filename: str) -> TransformError:
 _lock = threading.Lock()
 _engine: Optional[_Sucrase] = None
 _cache: OrderedDict[Tuple[str, bool], str] = OrderedDict()
-stats = {"transforms": 0, "hits": 0, "setups": 0}
+stats = {"transforms": 0, "hits": 0, "disk_hits": 0, "setups": 0}
+
+
+def cache_folder() -> Optional[Path]:
+    """The folder of the on-disk transform cache, or ``None`` if it is off.
+
+    ``$TARO_UDP_TRANSFORM_CACHE`` names it (``""`` or ``"0"``: off); by default it is
+    ``$XDG_CACHE_HOME/taro_udp/transform`` (``~/.cache/...``). Entries are named by the
+    transform's version and the source's hash, so a stale one is never used.
+    """
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return Path(value) if value not in ("", "0") else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "taro_udp" / "transform"
+
+
+def _disk_path(digest: str, ts: bool) -> Optional[Path]:
+    folder = cache_folder()
+    if folder is None:
+        return None
+    return folder / _VERSION_FOLDER / f"{digest}.{'ts' if ts else 'esm'}.js"
+
+
+def _disk_read(path: Optional[Path]) -> Optional[str]:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="surrogatepass")
+    except (OSError, UnicodeDecodeError):
+        return None  # absent, unreadable: transform again
+
+
+def _disk_write(path: Optional[Path], code: str) -> None:
+    # Written whole or not at all (a temporary file renamed), by any number of processes;
+    # a cache that cannot be written (read-only home) is only slower.
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as handle:
+                handle.write(code)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass
 
 
 def transform(source: str, filename: str) -> str:
     """``source`` as CommonJS, types removed (for a ``.ts`` ``filename``); same lines.
 
-    Cached for the process by content: the same text is transformed once. Raises
+    Cached by content: in the process (the same text is transformed once) and on disk
+    (``cache_folder()``), so a new process does not transform it again either. Raises
     ``TransformError`` for a file sucrase cannot parse (SyntaxError in JS).
     """
     global _engine
     ts = filename.endswith(_TS_SUFFIXES)
-    digest = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=20)
-    key = (f"{TRANSFORM_VERSION}:{digest.hexdigest()}", ts)
+    digest = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+    key = (digest, ts)
     with _lock:
         code = _cache.get(key)
         if code is not None:
             _cache.move_to_end(key)
             stats["hits"] += 1
             return code
-        if _engine is None:
-            _engine = _Sucrase()
-            stats["setups"] += 1
-        code = _engine.run(source, filename, ts)
-        stats["transforms"] += 1
+        disk = _disk_path(digest, ts)
+        code = _disk_read(disk)
+        if code is not None:
+            stats["disk_hits"] += 1
+        else:
+            if _engine is None:
+                _engine = _Sucrase()
+                stats["setups"] += 1
+            code = _engine.run(source, filename, ts)
+            stats["transforms"] += 1
+            _disk_write(disk, code)
         _cache[key] = code
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
