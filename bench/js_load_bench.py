@@ -105,7 +105,7 @@ def _load(root: Path, name: str) -> float:
         runtime.close()
 
 
-def _big_module_rows(root: Path, repeats: int) -> List[Tuple[str, float, float, float]]:
+def _big_module_rows(root: Path, repeats: int, lines: int) -> List[Tuple[str, float, float, float]]:
     cold: List[float] = []
     disk: List[float] = []
     plain: List[float] = []
@@ -132,11 +132,11 @@ def _big_module_rows(root: Path, repeats: int) -> List[Tuple[str, float, float, 
         disk.append(_load(root, "big.ts"))
     med = statistics.median
     return [
-        ("5,000-line .ts, cold (first load in a process), ms", med(cold), med(plain), 0),
-        ("5,000-line .ts, transform only, ms", med(transform_only), med(plain), 0),
-        ("5,000-line .ts, new process, disk cache warm, ms", med(disk), med(plain), 0),
-        ("5,000-line .ts, cached (a new runtime), ms", med(cached), med(plain), 5.0),
-        ("5,000-line .ts, the cache hit itself (hash, look-up), ms", med(hit), 0.0, 5.0),
+        (f"{lines:,}-line .ts, cold (first load in a process), ms", med(cold), med(plain), 0),
+        (f"{lines:,}-line .ts, transform only, ms", med(transform_only), med(plain), 0),
+        (f"{lines:,}-line .ts, new process, disk cache warm, ms", med(disk), med(plain), 0),
+        (f"{lines:,}-line .ts, cached (a new runtime), ms", med(cached), med(plain), 5.0),
+        (f"{lines:,}-line .ts, the cache hit itself (hash, look-up), ms", med(hit), 0.0, 5.0),
         ("sucrase set-up, once per process, ms", med(setup), 0.0, 0),
     ]
 
@@ -195,14 +195,15 @@ def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runtimes", type=int, default=200)
+    parser.add_argument("--lines", type=int, default=5000, help="of the big module")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        (root / "big.ts").write_text(_module(_CHUNK_TS, 5000))
-        (root / "big.js").write_text(_module(_CHUNK_JS, 5000))
+        (root / "big.ts").write_text(_module(_CHUNK_TS, args.lines))
+        (root / "big.js").write_text(_module(_CHUNK_JS, args.lines))
         rows = [
             (name, value * 1000, base * 1000, target)
-            for name, value, base, target in _big_module_rows(root, args.repeats)
+            for name, value, base, target in _big_module_rows(root, args.repeats, args.lines)
         ]
         suite = root / "suite"
         suite.mkdir()
