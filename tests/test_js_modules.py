@@ -246,6 +246,26 @@ def test_open_page_loads_a_typescript_page(project: Project) -> None:
     assert page.data == {"title": "device 7"}
 
 
+def test_launch_runs_an_app_ts(project: Project) -> None:
+    runtime = project(
+        {
+            "app.ts": "import { version } from './config'\n"
+            "interface Globals { version: string }\n"
+            "App({ globalData: {} as Globals,\n"
+            "  onLaunch() { this.globalData.version = version } })\n",
+            "config.ts": "export const version: string = '1.2'\n",
+        }
+    )
+    runtime.launch()
+    assert runtime.eval("getApp().globalData.version") == "1.2"
+
+
+def test_launch_without_an_app_file_does_nothing(project: Project) -> None:
+    runtime = project({"pages/a/a.ts": "Page({})\n"})
+    runtime.launch()
+    assert runtime.eval("getApp()") is None
+
+
 def test_runtime_require_returns_an_es_modules_namespace(project: Project) -> None:
     runtime = project(
         {

@@ -574,7 +574,7 @@ PRELUDE = r"""
     launch(queryJson) {
       const query = JSON.parse(queryJson);
       for (const name of ['/app.js', '/app.ts']) {
-        if (call('resolve', ['', name, true]) !== null) { g.require(name); break; }
+        if (call('resolve', ['', name, true]) != null) { g.require(name); break; }
       }
       if (app !== undefined) {
         lifecycle(app, { kind: 'page', options: app }, ['onLaunch', 'onShow'], { query });
