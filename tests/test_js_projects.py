@@ -306,3 +306,133 @@ def test_a_taro_module_gives_up_when_the_device_never_answers(
         runtime.eval("link.close()")
     finally:
         device.sock.close()
+
+
+# -- the shapes of real Taro UDP modules ---------------------------------------------------
+# Written for this test after the forms that public Taro projects' UDP modules use (the
+# search index shows seven such files, but names none of their repositories, so none is
+# copied here): a socket made at module load, `bind(undefined as unknown as number)` in a
+# `setTimeout`, a `static` port, a template literal type, an emitter and a codec in local
+# modules (`../shared/emitter`, `./shared`), and `export default new UdpChannel().listen()`.
+
+CHANNEL_FILES = {
+    "src/libs/shared/emitter.ts": """\
+export class Emitter<T extends (...args: any[]) => any> {
+  private listeners: T[] = [];
+  on(listener: T): () => void {
+    this.listeners.push(listener);
+    return () => { this.listeners = this.listeners.filter((l) => l !== listener); };
+  }
+  emitSync(...args: Parameters<T>): void { for (const l of [...this.listeners]) l(...args); }
+  emitLifeCycle(...args: Parameters<T>): void { this.emitSync(...args); }
+}
+""",
+    "src/libs/channel/shared.ts": """\
+export function toBinary<T>(value: T): ArrayBuffer {
+  return new TextEncoder().encode(JSON.stringify(value)).buffer as ArrayBuffer;
+}
+export function fromBinary<T>(buffer: ArrayBuffer): T {
+  return JSON.parse(new TextDecoder().decode(buffer)) as T;
+}
+""",
+    "src/libs/channel/udp.ts": """\
+import Taro, { type UDPSocket } from '@tarojs/taro';
+
+import { Emitter } from '../shared/emitter';
+import { fromBinary, toBinary } from './shared';
+
+const udp = Taro.createUDPSocket();
+
+export type SocketIP = `${string}:${number}`;
+type Hello = { kind: 'hello' | 'welcome'; id: number; seq?: number };
+
+export enum ChannelStatus {
+  connecting = 'connecting',
+  connected = 'connected',
+}
+
+export class UdpChannel {
+  static listened = 0;
+  connections = new Map<number, { status: ChannelStatus; socketIP: SocketIP }>();
+  listenEmitter = new Emitter<(port: number) => any>();
+  connectionEmitter = new Emitter<(id: number, ip: SocketIP) => any>();
+
+  listen() {
+    if (UdpChannel.listened) {
+      return this;
+    }
+    setTimeout(() => {
+      const port = udp.bind(undefined as unknown as number);
+      UdpChannel.listened = port;
+      this.listenEmitter.emitLifeCycle(port);
+      udp.onMessage((res: UDPSocket.onMessage.CallbackResult) => {
+        const data = fromBinary<Hello>(res.message);
+        const known = this.connections.get(data.id);
+        if (data.kind === 'welcome' && known?.status === ChannelStatus.connecting) {
+          this.connections.set(data.id, { ...known, status: ChannelStatus.connected });
+          this.connectionEmitter.emitSync(data.id, known.socketIP);
+        }
+      });
+    }, 1000);
+    return this;
+  }
+
+  connect(socketIP: SocketIP, id: number) {
+    const [ip, port] = socketIP.split(':');
+    this.connections.set(id, { status: ChannelStatus.connecting, socketIP });
+    const message = toBinary<Hello>({ kind: 'hello', id });
+    udp.send({ address: ip, port: parseInt(port), message });
+    return this;
+  }
+}
+
+export default new UdpChannel().listen();
+""",
+}
+
+
+class _Peer:
+    """Answers ``hello`` with ``welcome`` (the same id), from Python."""
+
+    def __init__(self) -> None:
+        self.seen: List[Dict[str, Any]] = []
+        self.sock = taro_udp.create_udp_socket()
+        self.sock.onMessage(self._answer)
+        self.port = self.sock.bind(address="127.0.0.2")
+
+    def _answer(self, res: taro_udp.OnMessageCallbackResult) -> None:
+        hello = json.loads(res["message"])
+        self.seen.append(hello)
+        info = res["remoteInfo"]
+        welcome = json.dumps({"kind": "welcome", "id": hello["id"]})
+        self.sock.send({"address": info["address"], "port": info["port"], "message": welcome})
+
+
+@pytest.mark.parametrize("simulated_network", [{"seed": 5, "virtual_time": True}], indirect=True)
+def test_a_module_shaped_like_real_taro_udp_channels_connects(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory, tmp_path: Path
+) -> None:
+    for name, text in CHANNEL_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    peer = _Peer()
+    try:
+        runtime = js_runtime(tmp_path)
+        runtime.eval(
+            "globalThis.log = [];"
+            "const channel = require('src/libs/channel/udp').default;"
+            "channel.listenEmitter.on((port) => log.push(['listening', port > 0]));"
+            "channel.connectionEmitter.on((id, ip) => log.push(['connected', id, ip]));"
+        )
+        assert runtime.eval("log") == []  # the bind waits for the module's 1 s timer
+        runtime.run_until(lambda: runtime.eval("log.length") == 1, timeout=WAIT)
+        runtime.eval(f"channel.connect('127.0.0.2:{peer.port}', 7)")
+        runtime.run_until(lambda: runtime.eval("log.length") == 2, timeout=WAIT)
+        assert runtime.eval("log") == [
+            ["listening", True],
+            ["connected", 7, f"127.0.0.2:{peer.port}"],
+        ]
+        assert peer.seen == [{"kind": "hello", "id": 7}]
+        assert runtime.eval("require('src/libs/channel/udp').UdpChannel.listened > 0") is True
+    finally:
+        peer.sock.close()
