@@ -73,7 +73,8 @@ def test_run_raises_at_once_when_the_event_thread_cannot_start() -> None:
     name, message = result["error"]
     # 0.2.0 waited until the timeout (TimeoutError), or forever with none.
     assert name == "OSError", result
-    assert "cannot start the event thread" in message and "Too many open files" in message
+    assert "cannot start the event thread" in message
+    assert "Too many open files" in message
     assert result["seconds"] < WAIT
     assert result["after"] == 7
 

@@ -42,6 +42,10 @@ class Bridge:
         self._enter = enter
         self._ids = itertools.count(1)
         self.sockets: Dict[int, UDPSocket] = {}
+        # Closed sockets whose JS object is still alive: methods called on it report as
+        # the core reports them; dropped when JS says the object is garbage ("release").
+        self.closed: Dict[int, UDPSocket] = {}
+        self._hooks: Dict[int, Callable[[Any], None]] = {}  # close hooks of open sockets
         self._listeners: Dict[Tuple[int, str, int], Callable[[Any], None]] = {}
         self.timers: Dict[int, int] = {}  # JS timer id -> taro_udp timer id
 
@@ -51,11 +55,43 @@ class Bridge:
         sock = taro_udp.create_udp_socket(kind)
         sock_id = next(self._ids)
         self.sockets[sock_id] = sock
-        sock.onClose(lambda _res: self.sockets.pop(sock_id, None))
+        hook = self._hooks[sock_id] = self._close_hook(sock_id)
+        sock.onClose(hook)
         return sock_id
 
+    def _close_hook(self, sock_id: int) -> Callable[[Any], None]:
+        # The socket's last close listener (see ``on``): when it runs, the close event
+        # has reached every JS listener, and the socket's listeners can go.
+        def closed(_res: Any) -> None:
+            self._hooks.pop(sock_id, None)
+            sock = self.sockets.pop(sock_id, None)
+            if sock is not None:
+                self.closed[sock_id] = sock
+            if sock_id in self.closed:
+                self._forget_listeners(sock_id)
+
+        return closed
+
+    def _forget_listeners(self, sock_id: int) -> None:
+        # Nothing can call a closed socket's message, listening or close listeners:
+        # release them on both sides. Its error listeners stay (see the prelude).
+        sock = self.closed.get(sock_id)
+        for key in [key for key in self._listeners if key[0] == sock_id and key[1] != "error"]:
+            listener = self._listeners.pop(key)
+            if sock is not None:
+                getattr(sock, _EVENTS[key[1]][1])(listener)
+        self._enter("closed", sock_id)
+
+    def release(self, sock_id: int) -> None:
+        """JS no longer holds the closed socket ``sock_id``: forget it."""
+        self.closed.pop(sock_id, None)
+        for key in [key for key in self._listeners if key[0] == sock_id]:
+            del self._listeners[key]
+
     def _socket(self, sock_id: object) -> UDPSocket:
-        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        sock = None
+        if type(sock_id) is int:
+            sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
         if sock is None:
             raise TypeError("not a UDPSocket of this runtime")
         return sock
@@ -101,32 +137,53 @@ class Bridge:
         self._socket(sock_id).setTTL(ttl)
 
     def close(self, sock_id: int) -> None:
-        sock = self.sockets.get(sock_id) if type(sock_id) is int else None
+        if type(sock_id) is not int:
+            return
+        sock = self.sockets.pop(sock_id, None)
+        if sock is not None:
+            self.closed[sock_id] = sock  # at once: the close event comes later
+        else:
+            sock = self.closed.get(sock_id)
         if sock is not None:
             sock.close()
 
     def on(self, sock_id: int, event: str, fn_id: int) -> None:
         sock = self._socket(sock_id)
         add, _ = _EVENTS[event]
-        listener = self._listener(event, fn_id)
+        listener = self._listener(sock_id, event, fn_id)
         self._listeners[(sock_id, event, fn_id)] = listener
         getattr(sock, add)(listener)
+        hook = self._hooks.get(sock_id)
+        if event == "close" and hook is not None:  # the hook stays the last one
+            sock.offClose(hook)
+            sock.onClose(hook)
 
     def off(self, sock_id: int, event: str, fn_id: Optional[int]) -> None:
-        sock = self.sockets.get(sock_id)
+        sock = self.sockets.get(sock_id) or self.closed.get(sock_id)
         _, remove = _EVENTS[event]
         if fn_id is None:
+            # JS's off<Event>() with no argument removes the JS listeners only, one by
+            # one: the bridge's own close hook stays on the socket.
             for key in [key for key in self._listeners if key[:2] == (sock_id, event)]:
-                del self._listeners[key]
-            if sock is not None:
-                getattr(sock, remove)()
+                every = self._listeners.pop(key)
+                if sock is not None:
+                    getattr(sock, remove)(every)
             return
         listener = self._listeners.pop((sock_id, event, fn_id), None)
         if listener is not None and sock is not None:
             getattr(sock, remove)(listener)
 
-    def _listener(self, event: str, fn_id: int) -> Callable[[Any], None]:
+    def _listener(self, sock_id: int, event: str, fn_id: int) -> Callable[[Any], None]:
         enter = self._enter
+        if event == "error":
+
+            def on_error(res: Any) -> None:
+                if sock_id in self.closed:  # held by the closed JS socket, not by id
+                    enter("fireClosed", sock_id, fn_id, json.dumps(res))
+                else:
+                    enter("fire", fn_id, json.dumps(res))
+
+            return on_error
         if event == "message":
             b64encode = base64.b64encode
 
@@ -180,6 +237,8 @@ class Bridge:
         self.timers.clear()
         sockets: List[UDPSocket] = list(self.sockets.values())
         self.sockets.clear()
+        self.closed.clear()
+        self._hooks.clear()
         self._listeners.clear()
         for sock in sockets:
             sock.close()

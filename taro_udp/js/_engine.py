@@ -135,26 +135,12 @@ class _Native:
         return address
 
     def context_of(self, context: object, runtime: int) -> Optional[int]:
-        """The ``JSContext*`` of a ``quickjs.Context`` (after its runtime), or ``None``."""
-        pointer = ctypes.sizeof(ctypes.c_void_p)
-        address = ctypes.c_void_p.from_address(id(context) + object.__basicsize__ + pointer)
-        ctx = address.value
-        if not ctx or self.get_runtime(ctx) != runtime:
+        """The ``JSContext*`` of a ``quickjs.Context`` (the field after the runtime), checked."""
+        pointer = id(context) + object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)
+        address = ctypes.c_void_p.from_address(pointer).value
+        if not address or self.get_runtime(address) != runtime:
             return None
-        return ctx
-
-    def stack_left(self, ctx: int) -> int:
-        """Bytes of C stack left, here, before the engine's limit (a binary search)."""
-        low, high = 0, 1 << 30
-        if not self.stack_overflow(ctx, high):
-            return high
-        while high - low > 1024:
-            middle = (low + high) // 2
-            if self.stack_overflow(ctx, middle):
-                high = middle
-            else:
-                low = middle
-        return low
+        return address
 
     def compile_into(self, ctx: int, source: str, filename: str, slot: str) -> bool:
         """Evaluate ``source`` (an expression that runs no code: a function) under
@@ -178,6 +164,19 @@ class _Native:
             return self.text(ctx, prop) or ""
         finally:
             self.free_value(ctx, prop)
+
+    def stack_left(self, ctx: int) -> int:
+        """Bytes of C stack left, here, before the engine's limit (a binary search)."""
+        low, high = 0, 1 << 30
+        if not self.stack_overflow(ctx, high):
+            return high
+        while high - low > 1024:
+            middle = (low + high) // 2
+            if self.stack_overflow(ctx, middle):
+                high = middle
+            else:
+                low = middle
+        return low
 
     def text(self, ctx: int, value: _JSValue) -> Optional[str]:
         size = ctypes.c_size_t()
@@ -237,7 +236,6 @@ class Engine:
         self._stack_budget = 0
         self._stack_moved = False  # a nested entry changed the engine's stack size
         self._depth = 0  # entries into JS under way (nested ones: > 1)
-        self._ctx: Optional[int] = None
         self._fit_stack()
         if memory_limit:
             self._context.set_memory_limit(memory_limit)
@@ -245,6 +243,7 @@ class Engine:
         self._interrupt: Any = None
         self._tracker: Any = None
         self._runtime: Optional[int] = None
+        self._ctx: Optional[int] = None
         self._install_hooks()
         self._context.add_callable("__taroHost", host)
         self._context.add_callable("__taroNow", now)

@@ -18,6 +18,7 @@ PRELUDE = r"""
 (function (host, hostNow, hostPerf, MARK, SLOT) {
   'use strict';
   const g = globalThis;
+  const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
   const ERRORS = { TypeError, RangeError, SyntaxError, ReferenceError };
 
   function call(op, args) {
@@ -86,8 +87,11 @@ PRELUDE = r"""
   const RealDate = Date;
   function TaroDate(...args) {
     if (!new.target) return new RealDate(hostNow()).toString();
-    return args.length ? new RealDate(...args) : new RealDate(hostNow());
+    // new.target: a subclass (class Stamp extends Date) gets a Stamp.
+    return Reflect.construct(RealDate, args.length ? args : [hostNow()], new.target);
   }
+  Object.defineProperty(TaroDate, 'name', { value: 'Date' });
+  Object.defineProperty(TaroDate, 'length', { value: 7 });
   TaroDate.prototype = RealDate.prototype;
   TaroDate.now = hostNow;
   TaroDate.parse = RealDate.parse;
@@ -119,6 +123,57 @@ PRELUDE = r"""
   g.clearTimeout = clear;
   g.clearInterval = clear;
   g.queueMicrotask = g.queueMicrotask || ((fn) => { Promise.resolve().then(fn); });
+
+  // -- randomness: the engine's own, or seeded from the simulated network's seed --------
+  // Seeded (api.seed, when a SimulatedNetwork is active), Math.random and
+  // crypto.getRandomValues draw from one xoshiro128** generator, so that two runs with
+  // the same seed see the same numbers: reproducible, and NOT cryptographic. Otherwise
+  // Math.random is the engine's and getRandomValues takes the OS's random bytes.
+  let nextWord = null;
+  function seedRandom(hex) {
+    let a = parseInt(hex.slice(0, 8), 16) | 0, b = parseInt(hex.slice(8, 16), 16) | 0;
+    let c = parseInt(hex.slice(16, 24), 16) | 0, d = parseInt(hex.slice(24, 32), 16) | 0;
+    if ((a | b | c | d) === 0) a = 1;
+    const rotl = (x, k) => (x << k) | (x >>> (32 - k));
+    nextWord = () => {
+      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+      const t = b << 9;
+      c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11);
+      return r;
+    };
+    Object.defineProperty(Math, 'random', { value: function random() {
+      return ((nextWord() >>> 5) * 67108864 + (nextWord() >>> 6)) / 9007199254740992;  // 53 bits
+    }, writable: true, configurable: true });
+  }
+  const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
+  function getRandomValues(array) {
+    if (!INTEGER_ARRAYS.some((T) => array instanceof T)) {
+      throw new TypeError('crypto.getRandomValues: argument must be an integer TypedArray');
+    }
+    if (array.byteLength > 65536) {
+      const e = new Error('crypto.getRandomValues: ' + array.byteLength + ' bytes asked, at most 65536');
+      e.name = 'QuotaExceededError';
+      throw e;
+    }
+    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    if (nextWord === null) {
+      if (bytes.length) bytes.set(Uint8Array.fromBase64(call('randomBytes', [bytes.length])));
+    } else {
+      for (let i = 0; i < bytes.length; i += 4) {
+        const w = nextWord();
+        for (let k = 0; k < 4 && i + k < bytes.length; k++) bytes[i + k] = (w >>> (8 * k)) & 255;
+      }
+    }
+    return array;
+  }
+  function randomUUID() {
+    const b = getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+  g.crypto = { getRandomValues, randomUUID };
 
   // -- console -----------------------------------------------------------------------
   function show(value, depth) {
@@ -197,39 +252,40 @@ PRELUDE = r"""
       if (input === undefined) return '';
       const b = bytesOf(input);
       if (b === null) throw new TypeError('TextDecoder.decode: argument must be an ArrayBuffer or a view of one');
+      // The Encoding Standard's UTF-8 decoder: one U+FFFD per maximal invalid subpart
+      // (ED A0 80 is three), as browsers, Node and Python give.
       const fatal = this.fatal;
       let out = '';
-      const bad = () => { if (fatal) throw new TypeError('TextDecoder: invalid UTF-8'); return '\ufffd'; };
-      let i = 0;
-      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
       let chunk = [];
       const flush = () => { out += String.fromCharCode.apply(null, chunk); chunk = []; };
+      const bad = () => { if (fatal) throw new TypeError('TextDecoder: invalid UTF-8'); chunk.push(0xfffd); };
+      let i = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+      let needed = 0, seen = 0, cp = 0, lower = 0x80, upper = 0xbf;
       while (i < b.length) {
         const c = b[i];
-        let cp = -1, need = 0, min = 0;
-        if (c < 0x80) { cp = c; i++; }
-        else if (c >= 0xc2 && c < 0xe0) { cp = c & 31; need = 1; min = 0x80; }
-        else if (c >= 0xe0 && c < 0xf0) { cp = c & 15; need = 2; min = 0x800; }
-        else if (c >= 0xf0 && c < 0xf5) { cp = c & 7; need = 3; min = 0x10000; }
-        else { i++; chunk.push(bad().charCodeAt(0)); continue; }
-        if (need) {
-          let j = 1;
-          for (; j <= need; j++) {
-            const d = b[i + j];
-            if (d === undefined || (d & 0xc0) !== 0x80) break;
-            cp = (cp << 6) | (d & 63);
+        if (needed === 0) {
+          i++;
+          if (c < 0x80) chunk.push(c);
+          else if (c >= 0xc2 && c <= 0xdf) { needed = 1; cp = c & 0x1f; }
+          else if (c >= 0xe0 && c <= 0xef) { if (c === 0xe0) lower = 0xa0; else if (c === 0xed) upper = 0x9f; needed = 2; cp = c & 0xf; }
+          else if (c >= 0xf0 && c <= 0xf4) { if (c === 0xf0) lower = 0x90; else if (c === 0xf4) upper = 0x8f; needed = 3; cp = c & 7; }
+          else bad();
+        } else if (c < lower || c > upper) {
+          needed = seen = cp = 0; lower = 0x80; upper = 0xbf;
+          bad();  // and c starts the next sequence: i stays
+        } else {
+          i++;
+          lower = 0x80; upper = 0xbf;
+          cp = (cp << 6) | (c & 0x3f);
+          if (++seen === needed) {
+            if (cp >= 0x10000) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023)); }
+            else chunk.push(cp);
+            needed = seen = cp = 0;
           }
-          if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            i += Math.max(1, j);
-            chunk.push(bad().charCodeAt(0));
-            continue;
-          }
-          i += need + 1;
         }
-        if (cp >= 0x10000) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023)); }
-        else chunk.push(cp);
         if (chunk.length > 8192) flush();
       }
+      if (needed) bad();
       flush();
       return out;
     }
@@ -260,6 +316,7 @@ PRELUDE = r"""
     constructor(id) {
       Object.defineProperty(this, '_id', { value: id });
       Object.defineProperty(this, '_listeners', { value: { message: new Map(), error: new Map(), listening: new Map(), close: new Map() } });
+      Object.defineProperty(this, '_errors', { value: new Map() });  // once closed: id -> error listener
     }
     bind(port) {
       // A failed bind returns 0 (never a bound port) and is reported to onError: the
@@ -300,19 +357,52 @@ PRELUDE = r"""
     setTTL(ttl) { call('setTTL', [this._id, portArg(ttl === undefined ? null : ttl)]); }
     close() { call('close', [this._id]); }
   }
+  // A socket's listeners are in `fns` while it is open. Once it has closed, nothing can
+  // call its message, listening or close listeners again: they are dropped, here and in
+  // Python. Its error listeners stay, held by the socket object alone (a method called
+  // after close reports "<method>:fail socket is closed" to them, as the core does),
+  // until the object is garbage: then Python forgets the socket too.
+  const live = new Map();  // id -> UDPSocket, while open
+  const closedSockets = new Map();  // id -> WeakRef(UDPSocket), once closed
+  const released = new FinalizationRegistry((id) => {
+    closedSockets.delete(id);
+    call('release', [id]);
+  });
+  function socketClosed(id) {
+    const sock = live.get(id);
+    if (sock === undefined) return;
+    live.delete(id);
+    for (const [event, known] of Object.entries(sock._listeners)) {
+      for (const [listener, fnId] of known) {
+        fns.delete(fnId);
+        if (event === 'error') sock._errors.set(fnId, listener);
+      }
+      if (event !== 'error') known.clear();
+    }
+    closedSockets.set(id, new WeakRef(sock));
+  }
+  function fireClosed(id, fnId, json) {
+    const ref = closedSockets.get(id);
+    const sock = ref === undefined ? undefined : ref.deref();
+    const fn = sock === undefined ? undefined : sock._errors.get(fnId);
+    if (fn !== undefined) fn(dec(json));
+  }
   for (const [Name, event] of Object.entries(EVENTS)) {
     UDPSocket.prototype['on' + Name] = function (listener) {
       if (typeof listener !== 'function') throw new TypeError('on' + Name + ': listener must be a function');
       const known = this._listeners[event];
       if (known.has(listener)) return;
-      const id = keep(listener);
+      const open = live.has(this._id);
+      if (!open && event !== 'error') return;  // closed: it could never be called
+      const id = open ? keep(listener) : nextFn++;
+      if (!open) this._errors.set(id, listener);
       known.set(listener, id);
       call('on', [this._id, event, id]);
     };
     UDPSocket.prototype['off' + Name] = function (listener) {
       const known = this._listeners[event];
       if (listener === undefined) {
-        for (const id of known.values()) fns.delete(id);
+        for (const id of known.values()) { fns.delete(id); this._errors.delete(id); }
         known.clear();
         call('off', [this._id, event, null]);
         return;
@@ -321,12 +411,16 @@ PRELUDE = r"""
       if (id === undefined) return;
       known.delete(listener);
       fns.delete(id);
+      this._errors.delete(id);
       call('off', [this._id, event, id]);
     };
   }
 
   function createUDPSocket(type) {
-    return new UDPSocket(call('createUDPSocket', [type === undefined ? null : type]));
+    const sock = new UDPSocket(call('createUDPSocket', [type === undefined ? null : type]));
+    live.set(sock._id, sock);
+    released.register(sock, sock._id);
+    return sock;
   }
 
   // -- storage (in memory) ---------------------------------------------------------------
@@ -338,20 +432,35 @@ PRELUDE = r"""
   const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
   // -- wx / Taro -------------------------------------------------------------------------
-  const provided = {
+  // wx is a plain object with what is provided (and stubbed) as its own properties, so
+  // that a call reads a plain property. Its prototype is a Proxy that sees only the
+  // names wx lacks: they are absent (undefined, not `in wx`, canIUse false), as on a
+  // phone where an API does not exist, and the first read of each logs a hint.
+  const provided = Object.assign(Object.create(null), {
     createUDPSocket,
     getStorageSync(key) { key = storageKey(key, 'getStorageSync'); return storage.has(key) ? clone(storage.get(key)) : ''; },
     setStorageSync(key, value) { storage.set(storageKey(key, 'setStorageSync'), clone(value)); },
     removeStorageSync(key) { storage.delete(storageKey(key, 'removeStorageSync')); },
     clearStorageSync() { storage.clear(); },
     getStorageInfoSync() { return { keys: Array.from(storage.keys()), currentSize: 0, limitSize: 10240 }; },
-    canIUse(name) { return typeof name === 'string' && name.split('.')[0] in provided; },
-  };
-  const stubs = {};
-  function notProvided(name) {
-    return function () {
-      throw new TypeError('wx.' + name + ' is not provided: stub it with runtime.stub("' + name + '", fn)');
-    };
+    canIUse(name) { return typeof name === 'string' && hasOwn(wx, name.split('.')[0]); },
+  });
+  const hinted = new Set();
+  const absent = new Proxy(Object.create(null), {
+    get(target, prop) {
+      if (typeof prop !== 'string') return undefined;
+      if (prop in Object.prototype) return Object.prototype[prop];  // wx.hasOwnProperty...
+      if (prop !== 'then' && prop !== 'toJSON' && !hinted.has(prop)) {
+        hinted.add(prop);
+        call('hint', [prop]);
+      }
+      return undefined;
+    },
+    has(target, prop) { return prop in Object.prototype; },
+  });
+  const wx = Object.create(absent);
+  for (const name of Object.keys(provided)) {
+    Object.defineProperty(wx, name, { value: provided[name], writable: true, enumerable: true, configurable: true });
   }
   // The arguments of a Python stub: functions as JSFunction handles (a stub may call
   // them, then or later); an async call's success/fail/complete are left out (run here).
@@ -362,11 +471,12 @@ PRELUDE = r"""
     }
     return call('stub', [name, encText(args)]);
   }
-  // A stub written in Python: sync APIs return its value; async ones call success or
-  // fail, then complete, or settle the Promise they return when given no callback.
-  function pythonStub(name) {
+  // A stub written in Python: sync APIs (a name ending in Sync, or declared sync) return
+  // its value; async ones call success or fail, then complete, or settle the Promise
+  // they return when given no callback.
+  function pythonStub(name, sync) {
     return function (...args) {
-      if (name.endsWith('Sync')) return stubCall(name, args, false);
+      if (sync) return stubCall(name, args, false);
       const option = args[0] && typeof args[0] === 'object' ? args[0] : {};
       const settle = (ok, res) => {
         const fn = ok ? option.success : option.fail;
@@ -388,19 +498,14 @@ PRELUDE = r"""
       return ok ? Promise.resolve(res) : Promise.reject(res);
     };
   }
-  const handler = {
-    get(target, prop) {
-      if (typeof prop !== 'string') return undefined;
-      if (prop in stubs) return stubs[prop];
-      if (prop in provided) return provided[prop];
-      if (prop === 'then' || prop === 'toJSON') return undefined;
-      return notProvided(prop);
-    },
-    has(target, prop) { return prop in stubs || prop in provided; },
-    set(target, prop, value) { stubs[prop] = value; return true; },
-    deleteProperty(target, prop) { delete stubs[prop]; return true; },
-  };
-  g.wx = new Proxy({}, handler);
+  function setStub(name, fn) {
+    Object.defineProperty(wx, name, { value: fn, writable: true, enumerable: true, configurable: true });
+  }
+  function removeStub(name) {
+    if (name in provided) setStub(name, provided[name]);
+    else delete wx[name];
+  }
+  g.wx = wx;
 
   // -- Taro and the module @tarojs/taro ----------------------------------------------------
   // Taro is wx plus what Taro itself adds; `import Taro, { createUDPSocket } from
@@ -421,19 +526,20 @@ PRELUDE = r"""
       return { app, page, router: page === undefined ? null : { path: '/' + page.route, params: Object.assign({}, page.options) } };
     },
   };
-  g.Taro = new Proxy({}, {
-    get(target, prop) { return typeof prop === 'string' && prop in taroOwn ? taroOwn[prop] : handler.get(target, prop); },
-    has(target, prop) { return prop in taroOwn || handler.has(target, prop); },
-    set(target, prop, value) { return handler.set(target, prop, value); },
-    deleteProperty(target, prop) { return handler.deleteProperty(target, prop); },
-  });
+  // wx is Taro's prototype: what wx provides or a test stubs is Taro's too, and what wx
+  // lacks is absent from both.
+  const Taro = Object.create(wx);
+  for (const name of Object.keys(taroOwn)) {
+    Object.defineProperty(Taro, name, { value: taroOwn[name], writable: true, enumerable: true, configurable: true });
+  }
+  g.Taro = Taro;
   const taroModule = new Proxy({}, {
     get(target, prop) {
       if (prop === '__esModule') return true;
-      if (prop === 'default') return g.Taro;
-      return g.Taro[prop];
+      if (prop === 'default') return Taro;
+      return Taro[prop];
     },
-    has(target, prop) { return prop === '__esModule' || prop === 'default' || prop in g.Taro; },
+    has(target, prop) { return prop === '__esModule' || prop === 'default' || prop in Taro; },
   });
 
   // -- require: CommonJS, and ES modules / TypeScript as CommonJS -----------------------
@@ -442,6 +548,7 @@ PRELUDE = r"""
   // interop (`exports.__esModule`, `default`), so `require` of an ES module gets its
   // namespace and `import x from` a CommonJS module gets its module.exports.
   const modules = new Map();
+  const loading = [];  // the modules whose top-level code runs now, innermost last
   function makeRequire(dir) {
     function require(path) {
       if (typeof path !== 'string') throw new TypeError('require: path must be a string');
@@ -468,7 +575,10 @@ PRELUDE = r"""
           const fn = g[SLOT];
           delete g[SLOT];
           if (!loaded.compiled) throw fn;
-          fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
+          loading.push(found.path);
+          try {
+            fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
+          } finally { loading.pop(); }
         }
       } catch (e) {
         modules.delete(found.path);
@@ -490,13 +600,23 @@ PRELUDE = r"""
   function setPath(target, path, value) {
     const keys = [];
     path.replace(/[^.[\]]+|\[(\d+)\]/g, (m, index) => { keys.push(index !== undefined ? Number(index) : m); return m; });
+    // Own properties only: a key from a datagram ('devices.' + name) may be __proto__,
+    // constructor or prototype, and must not reach Object.prototype of the whole context.
+    const put = (node, k, v) => {
+      if (hasOwn(node, k)) node[k] = v;
+      else Object.defineProperty(node, k, { value: v, writable: true, enumerable: true, configurable: true });
+    };
     let node = target;
     for (let i = 0; i < keys.length - 1; i++) {
       const k = keys[i];
-      if (node[k] === null || typeof node[k] !== 'object') node[k] = typeof keys[i + 1] === 'number' ? [] : {};
-      node = node[k];
+      let next = hasOwn(node, k) ? node[k] : undefined;
+      if (next === null || typeof next !== 'object') {
+        next = typeof keys[i + 1] === 'number' ? [] : {};
+        put(node, k, next);
+      }
+      node = next;
     }
-    node[keys[keys.length - 1]] = value;
+    put(node, keys[keys.length - 1], value);
   }
   function setData(data, callback) {
     if (data === null || typeof data !== 'object') throw new TypeError('setData: data must be an object');
@@ -508,11 +628,17 @@ PRELUDE = r"""
     return app;
   };
   g.getApp = function getApp() { return app; };
+  // A page's file may be loaded by open_page (defining is its route) or by a plain
+  // require before that: then the definition is kept under the module's own route.
+  const definingRoute = () => {
+    if (defining !== null || loading.length === 0) return defining;
+    return loading[loading.length - 1].replace(/\.js$/, '');
+  };
   g.Page = function Page(options) {
-    definitions.set(defining, { kind: 'page', options: options || {} });
+    definitions.set(definingRoute(), { kind: 'page', options: options || {} });
   };
   g.Component = function Component(options) {
-    definitions.set(defining, { kind: 'component', options: options || {} });
+    definitions.set(definingRoute(), { kind: 'component', options: options || {} });
   };
   g.Behavior = function Behavior(options) { return options || {}; };
   g.getCurrentPages = function getCurrentPages() { return pages.slice(); };
@@ -569,6 +695,9 @@ PRELUDE = r"""
       if (last) timers.delete(id);
       timer.fn(...timer.args);
     },
+    closed: socketClosed,
+    seed: seedRandom,
+    fireClosed,
     json(value) { return value; },
     require(path) { return g.require(path); },
     launch(queryJson) {
@@ -626,11 +755,10 @@ PRELUDE = r"""
       if (definition.kind === 'component') lifecycle(page, definition, ['detached'], undefined);
       pages[index] = undefined;
     },
-    stub(name, js) {
-      if (js === null) stubs[name] = pythonStub(name);
-      else stubs[name] = (0, eval)('(' + js + ')');
+    stub(name, js, sync) {
+      setStub(name, js === null ? pythonStub(name, sync) : (0, eval)('(' + js + ')'));
     },
-    unstub(name) { delete stubs[name]; },
+    unstub(name) { removeStub(name); },
     console: (...args) => format(args),
   };
 

@@ -12,12 +12,16 @@ one they post the work to the event thread and wait for its result (``timeout``)
 
 from __future__ import annotations
 
+import base64
 import collections
+import hashlib
 import json
 import logging
+import os
 import posixpath
 import sys
 import threading
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Type, TypeVar, Union
@@ -52,7 +56,7 @@ CONSOLE_LOGGER = "taro_udp.js"
 CONSOLE_LIMIT = 1000
 CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
-_EVENT_OPS = frozenset({"message", "fire", "result", "timer"})
+_EVENT_OPS = frozenset({"message", "fire", "fireClosed", "closed", "result", "timer"})
 # At most this many uncaught errors are kept in ``JSRuntime.errors`` (the first ones:
 # the cause comes before its consequences); the rest are counted.
 _MAX_ERRORS = 100
@@ -64,6 +68,11 @@ class ConsoleLine(NamedTuple):
 
     level: str
     text: str
+
+
+def _random_bytes(count: int) -> str:
+    # crypto.getRandomValues with no simulated network: the OS's random bytes.
+    return base64.b64encode(os.urandom(count)).decode("ascii")
 
 
 def _date_now() -> float:
@@ -85,6 +94,26 @@ class _Box:
         except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
             self.error = exc
         self.done.set()
+
+
+# Runtimes made so far on each simulated network: the second runtime of a test gets
+# other numbers than the first, the same ones in every run.
+_made_on: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+
+
+def _random_seed() -> Optional[str]:
+    """The seed of ``Math.random`` (128 bits, hex): from the active simulated network's
+    seed, or ``None`` (the engine's own) when there is none."""
+    network_module = sys.modules.get("taro_udp.testing._network")
+    if network_module is None:  # never imported: no simulated network can be active
+        return None
+    network = network_module.active_network()
+    if network is None:
+        return None
+    index = _made_on.get(network, 0)
+    _made_on[network] = index + 1
+    text = f"taro_udp.js Math.random|{network.seed!r}|{index}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class JSRuntime:
@@ -117,8 +146,8 @@ class JSRuntime:
         memory_limit: Optional[int] = 256 * 1024 * 1024,
         on_console: Optional[Callable[[ConsoleLine], object]] = None,
         timeout: float = 30.0,
-        console_limit: int = CONSOLE_LIMIT,
         on_error: Optional[Callable[[JSError], object]] = None,
+        console_limit: int = CONSOLE_LIMIT,
     ) -> None:
         self.root = _options.project_root(root)
         script_timeout = _options.seconds("script_timeout", script_timeout)
@@ -152,6 +181,7 @@ class JSRuntime:
             "connect": self._bridge.connect,
             "setTTL": self._bridge.setTTL,
             "close": self._bridge.close,
+            "release": self._bridge.release,
             "on": self._bridge.on,
             "off": self._bridge.off,
             "setTimer": self._bridge.setTimer,
@@ -160,6 +190,8 @@ class JSRuntime:
             "resolve": self._resolve,
             "load": self._load,
             "stub": self._call_stub,
+            "hint": self._hint,
+            "randomBytes": _random_bytes,
             "callPython": self._call_python,
             "settled": self._settled,
         }
@@ -176,6 +208,9 @@ class JSRuntime:
             memory_limit,
             self._uncaught,
         )
+        seed = _random_seed()
+        if seed is not None:
+            self._engine.call("seed", seed)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -199,7 +234,9 @@ class JSRuntime:
         if _loop.in_event_thread():
             return work(*args)
         box = _Box()
-        taro_udp.call_soon(box.run, work, args)
+        # OSError at once when the event thread cannot start (no fd left): nothing would
+        # ever run the work, and waiting ``timeout`` for it would only hide the cause.
+        _loop.call_soon_or_raise(box.run, work, args)
         clock: Any = _clock.current
         if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
             clock.run_until(box.done.is_set, None, "the JS call")
@@ -357,6 +394,18 @@ class JSRuntime:
             return {"path": found, "dir": "", "builtin": True}
         return {"path": found, "dir": posixpath.dirname(found)}
 
+    def _hint(self, name: str) -> None:
+        # The first read of an absent wx API (feature detection, or a call about to fail
+        # with "wx.x is not a function"): say once how to provide it.
+        self._logger.warning(
+            "wx.%s is not provided by taro_udp.js (it reads as undefined); if the "
+            "program needs it, provide it with runtime.stub(%r, fn) or "
+            "runtime.stub(%r, js='...')",
+            name,
+            name,
+            name,
+        )
+
     def _load(self, path: str) -> Dict[str, Any]:
         """Read a resolved module; compile it under its path (``compile_module``).
 
@@ -448,7 +497,12 @@ class JSRuntime:
         return self._enter(op, *args)
 
     def stub(
-        self, name: str, fn: Optional[Callable[..., Any]] = None, *, js: Optional[str] = None
+        self,
+        name: str,
+        fn: Optional[Callable[..., Any]] = None,
+        *,
+        js: Optional[str] = None,
+        sync: Optional[bool] = None,
     ) -> None:
         """Provide ``wx.<name>``, with a Python function or with JS source.
 
@@ -456,8 +510,9 @@ class JSRuntime:
         ``JSFunction`` it may call then or later (a listener given to an ``onXxx`` API),
         except the ``success``/``fail``/``complete`` of an async call's option, which
         are run here; it returns a value JS can take (see ``taro_udp.js._values``). For a
-        ``...Sync`` API the value is returned to JS (an exception is thrown there as an
-        ``Error``); for any other, the JS callbacks run
+        synchronous API (``sync=True``; by default, a name ending in ``Sync``) the value
+        is returned to JS (an exception is thrown there as an ``Error``):
+        ``stub("canIUse", fn, sync=True)``. For any other, the JS callbacks run
         as WeChat runs them: ``success(value)`` (``{"errMsg": "<name>:ok"}`` for
         ``None``) or ``fail({"errMsg": "<name>:fail <exception text>"})``, then
         ``complete``; with no callback the call returns a Promise. ``js`` is the source of
@@ -465,14 +520,19 @@ class JSRuntime:
         """
         if (fn is None) == (js is None):
             raise TypeError("stub() takes a Python function or js= source, one of them")
+        if not isinstance(name, str) or not name:
+            raise TypeError("stub() name must be a non-empty str")
+        if sync is not None and type(sync) is not bool:
+            raise TypeError("stub() sync must be True, False or None")
         if fn is not None:
             if not callable(fn):
                 raise TypeError("stub() fn must be callable")
             self._stubs[name] = fn
-        self._on_loop(self._call, "stub", name, js)
+        blocking = name.endswith("Sync") if sync is None else sync
+        self._on_loop(self._call, "stub", name, js, blocking)
 
     def unstub(self, name: str) -> None:
-        """Take ``wx.<name>`` away again: calling it throws ``TypeError`` once more."""
+        """Take ``wx.<name>`` away again: absent once more (or the runtime's own API)."""
         self._stubs.pop(name, None)
         self._on_loop(self._call, "unstub", name)
 
