@@ -403,6 +403,18 @@ def test_a_bare_request_tries_the_folder_then_packages_then_the_root(project: Pr
         runtime.eval("require('nowhere')")
 
 
+def test_a_tsconfig_alias_resolves_as_taros_webpack_alias(project: Project) -> None:
+    runtime = project(
+        {
+            "tsconfig.json": '{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["src/*"]}}}',
+            "src/utils/crc.ts": "export const crc = (s: string): number => s.length\n",
+            "src/pages/index/index.ts": "import { crc } from '@/utils/crc'\n"
+            "Page({ data: { n: crc('abc') } })\n",
+        }
+    )
+    assert runtime.open_page("src/pages/index/index").data == {"n": 3}
+
+
 # -- @tarojs/taro ----------------------------------------------------------------------
 
 

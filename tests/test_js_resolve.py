@@ -110,3 +110,50 @@ def test_results_are_cached_by_request_and_folder(tmp_path: Path) -> None:
     (tmp_path / "a.ts").write_text("")  # found later: the first answer stands
     assert resolver.resolve("", "./a") == "a.js"
     assert Resolver(tmp_path).resolve("", "./a") == "a.ts"
+
+
+def test_tsconfig_paths_map_aliases_from_the_base_url(tmp_path: Path) -> None:
+    resolver = _tree(
+        tmp_path,
+        {
+            "tsconfig.json": """{
+              // Taro's template: "@/..." is src/
+              "compilerOptions": {
+                "baseUrl": ".",
+                "paths": {
+                  "@/*": ["./src/*"],
+                  "@/utils/*": ["./missing/*", "./src/shared/*"], /* the longer prefix wins */
+                  "config": ["./src/config/index.ts"],
+                },
+              },
+            }""",
+            "src/pages/a.ts": "",
+            "src/shared/udp.ts": "",
+            "src/utils/udp.ts": "",
+            "src/config/index.ts": "",
+        },
+    )
+    assert resolver.resolve("src/pages", "@/pages/a") == "src/pages/a.ts"
+    assert resolver.resolve("src/pages", "@/utils/udp") == "src/shared/udp.ts"
+    assert resolver.resolve("", "config") == "src/config/index.ts"
+    with pytest.raises(JSModuleNotFoundError, match="Cannot find module '@/nope'"):
+        resolver.resolve("", "@/nope")
+
+
+def test_a_base_url_is_where_bare_names_are_found_last(tmp_path: Path) -> None:
+    resolver = _tree(
+        tmp_path,
+        {
+            "jsconfig.json": '{"compilerOptions": {"baseUrl": "src"}}',
+            "src/utils/x.js": "",
+            "lib/y.js": "",
+        },
+    )
+    assert resolver.resolve("pages", "utils/x") == "src/utils/x.js"
+    assert resolver.resolve("pages", "lib/y") == "lib/y.js"  # the root still counts
+
+
+def test_a_broken_tsconfig_maps_nothing(tmp_path: Path) -> None:
+    resolver = _tree(tmp_path, {"tsconfig.json": "{ not json", "src/a.ts": ""})
+    assert (resolver.base_url, resolver.paths) == ("", {})
+    assert resolver.resolve("", "src/a") == "src/a.ts"

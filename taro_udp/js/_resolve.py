@@ -7,12 +7,15 @@ root), in this order (the first file found wins):
 2. A relative request (``./x``, ``../x``) or a root one (``/x``) is a file: ``x`` itself,
    then ``x`` + each of ``EXTENSIONS`` (``.ts`` first, as a Taro project's webpack
    resolves it), then ``x`` as a folder (below).
-3. Any other request is first tried relative to ``directory``, as WeChat's own
-   ``require('utils/util')`` does (and taro_udp 0.2.0 did); then as an npm package:
+3. Any other request is first mapped by the root's ``tsconfig.json`` (or
+   ``jsconfig.json``) ``compilerOptions.paths`` (``"@/*": ["src/*"]``, relative to its
+   ``baseUrl``), as TypeScript and Taro's webpack alias do; then tried relative to
+   ``directory``, as WeChat's own ``require('utils/util')`` does (and taro_udp 0.2.0
+   did); then as an npm package:
    ``<name>`` or ``@scope/<name>`` plus an optional subpath (``crypto-js/aes``), looked up
    in ``miniprogram_npm/`` (what WeChat's "build npm" makes) and then ``node_modules/``
    of ``directory`` and of each folder above it up to the root; then relative to the
-   root, as a TypeScript ``baseUrl`` of ``.`` (``import ... from 'src/libs/udp'``).
+   ``baseUrl`` (the root when none is set: ``import ... from 'src/libs/udp'``).
 4. A folder is its ``package.json``'s ``miniprogram`` folder (WeChat's field, read first),
    ``module`` or ``main`` entry, else its ``index`` + each of ``EXTENSIONS``.
 
@@ -28,9 +31,17 @@ import json
 import os
 import posixpath
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-__all__ = ["BUILTIN_TARO", "EXTENSIONS", "JSModuleNotFoundError", "Resolver", "split_package"]
+__all__ = [
+    "BUILTIN_TARO",
+    "EXTENSIONS",
+    "JSModuleNotFoundError",
+    "Resolver",
+    "read_tsconfig",
+    "split_package",
+    "strip_jsonc",
+]
 
 BUILTIN_TARO = "@tarojs/taro"
 EXTENSIONS = (".ts", ".js", ".mjs", ".cjs", ".json")
@@ -63,6 +74,75 @@ def _join(*parts: str) -> Optional[str]:
     return "" if path == "." else path
 
 
+def _skip_blank(text: str, i: int) -> int:
+    """The index of the first character at or after ``i`` not blank nor in a comment."""
+    n = len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif text.startswith("/*", i):
+            i = text.find("*/", i + 2)
+            i = n if i < 0 else i + 2
+        else:
+            break
+    return i
+
+
+def strip_jsonc(text: str) -> str:
+    """JSON with comments and trailing commas (``tsconfig.json``) as plain JSON text."""
+    out: List[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith(("//", "/*"), i) or c.isspace():
+            i = _skip_blank(text, i)
+            out.append(" ")
+        elif c == "," and text[_skip_blank(text, i + 1) : _skip_blank(text, i + 1) + 1] in "}]":
+            i += 1  # a trailing comma (or one at the very end)
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def read_tsconfig(root: Path) -> Tuple[str, Dict[str, List[str]]]:
+    """``(baseUrl, paths)`` of the root's ``tsconfig.json`` or ``jsconfig.json``.
+
+    ``baseUrl`` is relative to the root (``""``: the root); an absent, unreadable or
+    outside-the-root setting is left out (no mapping), never an error.
+    """
+    for name in ("tsconfig.json", "jsconfig.json"):
+        file = root / name
+        if not file.is_file():
+            continue
+        try:
+            config = json.loads(strip_jsonc(file.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return "", {}
+        options = config.get("compilerOptions") if isinstance(config, dict) else None
+        if not isinstance(options, dict):
+            return "", {}
+        base = options.get("baseUrl")
+        base_url = _join(base) if isinstance(base, str) else ""
+        raw = options.get("paths")
+        paths: Dict[str, List[str]] = {}
+        if isinstance(raw, dict):
+            for pattern, targets in raw.items():
+                if isinstance(targets, list):
+                    paths[str(pattern)] = [str(t) for t in targets if isinstance(t, str)]
+        return base_url or "", paths
+    return "", {}
+
+
 class Resolver:
     """Resolution for one project root; results are cached (the root's files are read
     once per request and folder)."""
@@ -71,6 +151,7 @@ class Resolver:
         self.root = Path(os.path.realpath(root))
         self._cache: Dict[Tuple[str, str], str] = {}
         self._packages: Dict[str, Dict[str, object]] = {}
+        self.base_url, self.paths = read_tsconfig(self.root)
 
     def resolve(self, directory: str, request: str) -> str:
         """The module id (root-relative real path) for ``request`` from ``directory``,
@@ -97,11 +178,16 @@ class Resolver:
             if found is None:
                 raise JSModuleNotFoundError(where)
             return found
-        relative = _join(directory, request)
-        found = self._file_or_folder(relative) if relative is not None else None
+        found = self._mapped(request)
+        if found is None:
+            relative = _join(directory, request)
+            found = self._file_or_folder(relative) if relative is not None else None
         if found is None:
             found = self._package(directory, request)
         if found is None:
+            based = _join(self.base_url, request)
+            found = self._file_or_folder(based) if based is not None else None
+        if found is None and self.base_url:
             rooted = _join(request)
             found = self._file_or_folder(rooted) if rooted is not None else None
         if found is None:
@@ -160,6 +246,31 @@ class Resolver:
                 f"require: {path!r} is a link to {real!r}, outside the project root"
             )
         return Path(real).relative_to(self.root).as_posix()
+
+    def _mapped(self, request: str) -> Optional[str]:
+        # TypeScript's rule: the pattern with the longest prefix before its `*` wins.
+        best: Optional[Tuple[int, str, List[str]]] = None
+        for pattern, targets in self.paths.items():
+            head, star, tail = pattern.partition("*")
+            if not star:
+                if request == pattern and (best is None or len(head) > best[0]):
+                    best = (len(head), "", targets)
+                continue
+            if (
+                request.startswith(head)
+                and request.endswith(tail)
+                and len(request) >= len(head) + len(tail)
+                and (best is None or len(head) > best[0])
+            ):
+                best = (len(head), request[len(head) : len(request) - len(tail)], targets)
+        if best is None:
+            return None
+        for target in best[2]:
+            path = _join(self.base_url, target.replace("*", best[1]))
+            found = self._file_or_folder(path) if path is not None else None
+            if found is not None:
+                return found
+        return None
 
     # -- npm packages -------------------------------------------------------------------
 
