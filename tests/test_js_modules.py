@@ -230,6 +230,26 @@ def test_a_typescript_syntax_error_names_file_line_and_column(project: Project) 
     assert runtime.require("src/bad") == {"ok": 1}
 
 
+def test_a_file_too_big_to_transform_is_a_range_error_and_the_next_one_loads(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taro_udp.js import _transform
+
+    monkeypatch.setattr(_transform, "_MEMORY_LIMIT", 8 * 1024 * 1024)
+    _transform.clear_cache(engine=True)
+    runtime = project(
+        {
+            "huge.ts": "export const a: number[] = [" + "1," * 400_000 + "]\n",
+            "small.ts": "export const b: number = 2\n",
+        }
+    )
+    with pytest.raises(JSError, match=r"huge\.ts: too big to transform") as caught:
+        runtime.require("huge")
+    assert type(caught.value).__name__ == "RangeError"
+    assert runtime.require("small") == {"b": 2}
+    _transform.clear_cache(engine=True)  # the next test's sucrase has the usual limit
+
+
 def test_open_page_loads_a_typescript_page(project: Project) -> None:
     runtime = project(
         {

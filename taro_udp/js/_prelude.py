@@ -565,7 +565,7 @@ PRELUDE = r"""
       }
       try {
         const loaded = call('load', [found.path]);
-        if (loaded.error !== undefined) throw new SyntaxError(loaded.error);
+        if (loaded.error !== undefined) throw new (ERRORS[loaded.name] || SyntaxError)(loaded.error);
         if (found.path.endsWith('.json')) {
           module.exports = JSON.parse(loaded.source);
         } else {

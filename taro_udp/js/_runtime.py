@@ -411,7 +411,8 @@ class JSRuntime:
 
         TypeScript and ES modules are first turned into CommonJS (``_transform``: same
         lines, cached for the process by content); a file the transform cannot parse is
-        ``{"error": "<file>:<line>:<column>: <reason>"}``, a SyntaxError in JS.
+        ``{"error": "<file>:<line>:<column>: <reason>", "name": "SyntaxError"}`` (a
+        ``RangeError`` for one too big to transform), thrown in JS.
         """
         assert self._resolver is not None
         data = (self._resolver.root / path).read_bytes()
@@ -427,7 +428,7 @@ class JSRuntime:
             try:
                 source = transform(source, path)
             except TransformError as exc:
-                return {"error": str(exc)}
+                return {"error": str(exc), "name": "SyntaxError" if exc.line else "RangeError"}
         engine = self._engine
         if engine is None:
             raise JSError("the JS runtime is closed")

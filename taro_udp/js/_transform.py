@@ -2,8 +2,8 @@
 
 The mini-program's files are loaded by ``require`` (``_prelude.py``), which runs CommonJS.
 A ``.ts`` file, or a ``.js`` file written with ``import``/``export``, is first turned into
-CommonJS by sucrase (https://github.com/alangpierce/sucrase, MIT), the transform Taro's
-own toolchain can use: types are removed in place and ``import``/``export`` become
+CommonJS by sucrase (https://github.com/alangpierce/sucrase, MIT), a maintained
+TypeScript/ES module transform: types are removed in place and ``import``/``export`` become
 ``require``/``exports`` with webpack's interop (``__esModule``, ``default``), keeping every
 line where it was, so that a stack trace names the ``.ts`` file's own lines.
 
@@ -45,6 +45,7 @@ _VERSION_FOLDER = TRANSFORM_VERSION.replace("/", "-")
 CACHE_ENV = "TARO_UDP_TRANSFORM_CACHE"
 # Distinct sources kept (each entry is one file's transformed text).
 _CACHE_SIZE = 2048
+_MEMORY_LIMIT = 1024 * 1024 * 1024
 # An ES module statement at the start of a line: `import x from`, `import {`, `import *`,
 # `import 'side-effect'`, `export ...` (not `exports.x =`, `important`, `import(...)`). A
 # plain CommonJS file is left as it is (sucrase would make it strict mode); a false
@@ -58,7 +59,7 @@ _TS_SUFFIXES = (".ts", ".mts", ".cts")
 
 class TransformError(Exception):
     """A file sucrase cannot parse: ``str()`` is ``"<file>:<line>:<column>: <reason>"``
-    (both counted from 1)."""
+    (both counted from 1); ``line`` is 0 for a file too big to transform at all."""
 
     def __init__(self, message: str, filename: str, line: int, column: int) -> None:
         super().__init__(message)
@@ -79,6 +80,8 @@ class _Sucrase:
         import quickjs
 
         self._context: Any = quickjs.Context()
+        # Bounded like a runtime: a file too big for it fails, the host's memory is safe.
+        self._context.set_memory_limit(_MEMORY_LIMIT)
         self._context.eval(_BUNDLE.read_text(encoding="utf-8"))
         # JSON text crosses back whole: the binding cuts a returned string at a NUL.
         self._transform = self._context.eval(
@@ -98,7 +101,17 @@ class _Sucrase:
         )
 
     def run(self, source: str, filename: str, ts: bool) -> str:
-        result = json.loads(self._transform(source, filename, ts))
+        import quickjs
+
+        try:
+            result = json.loads(self._transform(source, filename, ts))
+        except (quickjs.JSException, quickjs.StackOverflow, ValueError) as exc:
+            # Past the memory limit or the stack: the file as a whole, not a line.
+            reason = str(exc) if str(exc) not in ("", "null") else "out of memory"
+            message = f"{filename}: too big to transform ({reason})"
+            raise TransformError(message, filename, 0, 0) from None
+        if not isinstance(result, dict):
+            raise TransformError(f"{filename}: cannot be transformed", filename, 0, 0)
         if "error" in result:
             raise _error(result, filename)
         code: str = result["code"]
@@ -198,7 +211,12 @@ def transform(source: str, filename: str) -> str:
             if _engine is None:
                 _engine = _Sucrase()
                 stats["setups"] += 1
-            code = _engine.run(source, filename, ts)
+            try:
+                code = _engine.run(source, filename, ts)
+            except TransformError as exc:
+                if not exc.line:
+                    _engine = None  # failed as a whole: the next transform starts afresh
+                raise
             stats["transforms"] += 1
             _disk_write(disk, code)
         _cache[key] = code
