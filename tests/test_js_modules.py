@@ -9,6 +9,7 @@ found, ``@tarojs/taro`` did not exist.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable, Dict
@@ -550,3 +551,24 @@ def test_commonjs_lines_that_start_with_exports_stay_sloppy_mode(project: Projec
         2,
         "object",
     ]
+
+
+def test_taro_udp_run_runs_a_typescript_file(tmp_path: Path) -> None:
+    _project(
+        tmp_path,
+        {
+            "main.ts": "import { greet } from './lib'\nconst n: number = 2\n"
+            "console.log(greet('ts'), n)\nnull.y\n",
+            "lib.ts": "export const greet = (who: string): string => 'hello ' + who\n",
+        },
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "taro_udp", "run", str(tmp_path / "main.ts")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout == "hello ts 2\n"
+    assert done.returncode == 1
+    assert "(main.ts:4:" in done.stderr  # the error's own line in the .ts file
