@@ -94,6 +94,18 @@ def test_side_effect_imports_run_once_in_order(project: Project) -> None:
     assert runtime.eval("order") == ["setup", "other", "main"]
 
 
+def test_a_dynamic_import_is_a_promise_of_the_namespace(project: Project) -> None:
+    # In a CommonJS file too: `import()` alone makes a file go through the transform.
+    runtime = project(
+        {
+            "lazy.js": "export default 40\nexport const y = 2\n",
+            "main.js": "exports.load = () => import('./lazy').then((m) => m.default + m.y)\n",
+        }
+    )
+    runtime.eval("globalThis.out = null; require('./main').load().then((v) => { out = v })")
+    assert runtime.eval("out") == 42
+
+
 def test_import_type_and_export_type_leave_nothing_behind(project: Project) -> None:
     # The imported module does not exist: a type-only import must not load anything.
     runtime = project(

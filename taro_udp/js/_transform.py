@@ -47,13 +47,16 @@ CACHE_ENV = "TARO_UDP_TRANSFORM_CACHE"
 _CACHE_SIZE = 2048
 _MEMORY_LIMIT = 1024 * 1024 * 1024
 # An ES module statement at the start of a line: `import x from`, `import {`, `import *`,
-# `import 'side-effect'`, `export ...` (not `exports.x =`, `important`, `import(...)`). A
+# `import 'side-effect'`, `export ...` (not `exports.x =`, `important`). A
 # plain CommonJS file is left as it is (sucrase would make it strict mode); a false
 # positive (such a line inside a template string) only adds "use strict".
 _ESM = re.compile(
     r"^[ \t]*(?:import(?:[ \t]+[\w{*'\"]|[ \t]*[{*'\"])|export(?:[ \t]+[\w{*]|[ \t]*[{*]))",
     re.MULTILINE,
 )
+# `import('./x')` anywhere (not `obj.import(`): the engine has no module loader, so a
+# dynamic import becomes a Promise of `require`'s namespace, as webpack's is.
+_DYNAMIC_IMPORT = re.compile(r"(?<![.\w$])import\s*\(")
 _TS_SUFFIXES = (".ts", ".mts", ".cts")
 
 
@@ -70,7 +73,11 @@ class TransformError(Exception):
 
 def needs_transform(filename: str, source: str) -> bool:
     """Whether ``source`` (of ``filename``) is TypeScript or an ES module."""
-    return filename.endswith(_TS_SUFFIXES) or _ESM.search(source) is not None
+    return (
+        filename.endswith(_TS_SUFFIXES)
+        or _ESM.search(source) is not None
+        or _DYNAMIC_IMPORT.search(source) is not None
+    )
 
 
 class _Sucrase:
