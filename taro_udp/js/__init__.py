@@ -28,12 +28,25 @@ from typing import TYPE_CHECKING, Any, List
 if TYPE_CHECKING:
     from ._errors import JSError, RunawayScriptError
     from ._runtime import ConsoleLine, JSRuntime, Page
+    from ._values import JSFunction, JSHandle, JSPromise
 
-__all__ = ["ConsoleLine", "JSError", "JSRuntime", "Page", "RunawayScriptError"]
+__all__ = [
+    "ConsoleLine",
+    "JSError",
+    "JSFunction",
+    "JSHandle",
+    "JSPromise",
+    "JSRuntime",
+    "Page",
+    "RunawayScriptError",
+]
 
 _HOMES = {
     "ConsoleLine": "._runtime",
     "JSError": "._errors",
+    "JSFunction": "._values",
+    "JSHandle": "._values",
+    "JSPromise": "._values",
     "JSRuntime": "._runtime",
     "Page": "._runtime",
     "RunawayScriptError": "._errors",

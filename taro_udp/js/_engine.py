@@ -260,6 +260,8 @@ class Engine:
             MARK,
             SLOT,
         )
+        self._message: _Function = self._context.get(SLOT)  # the datagram entry
+        self._context.eval(f"delete globalThis.{SLOT};")
         self._context.eval(
             "delete globalThis.__taroHost; delete globalThis.__taroNow; "
             "delete globalThis.__taroPerf;"
@@ -372,7 +374,7 @@ class Engine:
         outer = self._enter_deadline()
         try:
             try:
-                raw = dispatch(op, *args)
+                raw = self._message(*args) if op == "message" else dispatch(op, *args)
             except quickjs.JSException as exc:  # uncatchable: interrupted, out of memory
                 raise self._uncatchable(exc) from None
             finally:

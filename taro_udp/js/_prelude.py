@@ -762,6 +762,24 @@ PRELUDE = r"""
     console: (...args) => format(args),
   };
 
+  function thrown(e) {
+    try {
+      return e instanceof Error
+        ? { name: String(e.name), message: String(e.message), stack: String(e.stack || '') }
+        : { name: '', message: show(e, 1), stack: '' };
+    } catch (inner) {
+      return { name: 'Error', message: '(a thrown value that cannot be shown)', stack: '' };
+    }
+  }
+  // The hot path, one entry per datagram, left in SLOT for Python: no op lookup, no spread.
+  g[SLOT] = function message(id, b64, address, family, port, size, localAddress, localPort) {
+    try {
+      api.message(id, b64, address, family, port, size, localAddress, localPort);
+      return '';
+    } catch (e) {
+      return thrown(e);
+    }
+  };
   // Every call from Python: "" (undefined) or the result as enc() text, both strings;
   // or, for what was thrown, an object { name, message, stack } (Python reads its JSON).
   // A thrown value that is not an Error has the name "".
@@ -770,13 +788,7 @@ PRELUDE = r"""
       const value = api[op](...args);
       return value === undefined ? '' : enc(value);
     } catch (e) {
-      try {
-        return e instanceof Error
-          ? { name: String(e.name), message: String(e.message), stack: String(e.stack || '') }
-          : { name: '', message: show(e, 1), stack: '' };
-      } catch (inner) {
-        return { name: 'Error', message: '(a thrown value that cannot be shown)', stack: '' };
-      }
+      return thrown(e);
     }
   };
 })
