@@ -263,6 +263,35 @@ def test_a_file_too_big_to_transform_is_a_range_error_and_the_next_one_loads(
     _transform.clear_cache(engine=True)  # the next test's sucrase has the usual limit
 
 
+def test_deeply_nested_code_on_a_small_stack_thread_is_a_range_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # In a child process: a crash (QuickJS overrunning a 512 KiB thread stack, as sucrase
+    # did when it ran on the caller's thread) must fail this test, not end the session.
+    _project(tmp_path, {"deep.ts": "export const a = " + "(" * 20000 + "1" + ")" * 20000 + "\n"})
+    child = f"""
+import threading
+from taro_udp.js import JSRuntime, JSError
+threading.stack_size(512 * 1024)
+out = []
+def work():
+    with JSRuntime({str(tmp_path)!r}) as runtime:
+        try:
+            runtime.require("deep")
+        except JSError as exc:
+            out.append(type(exc).__name__ + ": " + str(exc))
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(out[0])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("RangeError: deep.ts: cannot be transformed (")
+
+
 def test_open_page_loads_a_typescript_page(project: Project) -> None:
     runtime = project(
         {

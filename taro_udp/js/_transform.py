@@ -27,7 +27,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 __all__ = [
     "CACHE_ENV",
@@ -38,6 +38,7 @@ __all__ = [
     "transform",
 ]
 
+_T = TypeVar("_T")
 _BUNDLE = Path(__file__).with_name("_vendor") / "sucrase.js"
 # Part of every cache key: a change of sucrase or of its options changes every result.
 TRANSFORM_VERSION = "sucrase-3.35.1/1"
@@ -135,7 +136,45 @@ def _error(result: Any, filename: str) -> TransformError:
     if match:
         line, column = int(match.group(1)), int(match.group(2))
         message = message[: match.start()]
+    if not line:  # no place in the file: it failed as a whole (too deep, too big)
+        return TransformError(f"{filename}: cannot be transformed ({message})", filename, 0, 0)
     return TransformError(f"{filename}:{line}:{column}: {message}", filename, line, column)
+
+
+# sucrase recurses as deep as the code nests, and QuickJS's recursion limit (1 MiB of C
+# stack, counted from where a call into the engine starts) assumes a thread with room for
+# it below the caller's own frames, which the event thread (deep in a require) or a
+# small-stack thread may not have. So sucrase runs on a thread of its own, with this
+# much stack: deep nesting is a RangeError there, never a crash.
+_THREAD_STACK = 16 * 1024 * 1024
+_stack_size_lock = threading.Lock()
+
+
+def _on_own_thread(work: Callable[[], _T]) -> _T:
+    """``work()`` on a new thread with ``_THREAD_STACK`` of stack; its result or error."""
+    result: List[_T] = []
+    error: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller
+            error.append(exc)
+
+    with _stack_size_lock:  # threading.stack_size() is for every thread made after it
+        try:
+            previous = threading.stack_size(_THREAD_STACK)
+        except (ValueError, RuntimeError):  # pragma: no cover - no settable stack size
+            return work()
+        try:
+            thread = threading.Thread(target=run, name="taro_udp.js-transform", daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
 
 
 _lock = threading.Lock()
@@ -216,10 +255,11 @@ def transform(source: str, filename: str) -> str:
             stats["disk_hits"] += 1
         else:
             if _engine is None:
-                _engine = _Sucrase()
+                _engine = _on_own_thread(_Sucrase)
                 stats["setups"] += 1
+            engine = _engine
             try:
-                code = _engine.run(source, filename, ts)
+                code = _on_own_thread(lambda: engine.run(source, filename, ts))
             except TransformError as exc:
                 if not exc.line:
                     _engine = None  # failed as a whole: the next transform starts afresh
