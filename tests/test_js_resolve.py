@@ -157,3 +157,48 @@ def test_a_broken_tsconfig_maps_nothing(tmp_path: Path) -> None:
     resolver = _tree(tmp_path, {"tsconfig.json": "{ not json", "src/a.ts": ""})
     assert (resolver.base_url, resolver.paths) == ("", {})
     assert resolver.resolve("", "src/a") == "src/a.ts"
+
+
+@pytest.mark.parametrize(
+    ("exports", "subpath", "expected"),
+    [
+        ("./main.js", "", "./main.js"),
+        ({"import": "./esm.mjs", "require": "./cjs.js"}, "", "./esm.mjs"),
+        ({"node": "./node.js", "require": "./cjs.js"}, "", "./cjs.js"),
+        ({".": {"browser": {"default": "./b.js"}, "default": "./d.js"}}, "", "./b.js"),
+        ({".": "./i.js", "./utils/*": "./lib/utils/*.js"}, "utils/crc", "./lib/utils/crc.js"),
+        ({"./*": "./src/*.js", "./a/*": "./lib/a/*.js"}, "a/b", "./lib/a/b.js"),
+        ({".": "./i.js", "./hidden": None}, "hidden", None),
+        ({".": "./i.js"}, "other", None),
+        ({".": ["bad-not-relative", "./fallback.js"]}, "", "./fallback.js"),
+        (None, "", None),
+    ],
+)
+def test_exports_targets(exports: object, subpath: str, expected: Optional[str]) -> None:
+    from taro_udp.js._resolve import exports_target
+
+    assert exports_target(exports, subpath) == expected
+
+
+def test_package_exports_come_after_miniprogram_and_before_main(tmp_path: Path) -> None:
+    resolver = _tree(
+        tmp_path,
+        {
+            "node_modules/modern/package.json": '{"main": "old.js", "exports": {'
+            '".": {"node": "./node.cjs", "import": "./esm/index.js"},'
+            ' "./sub/*": "./esm/sub/*.js"}}',
+            "node_modules/modern/old.js": "",
+            "node_modules/modern/node.cjs": "",
+            "node_modules/modern/esm/index.js": "",
+            "node_modules/modern/esm/sub/x.js": "",
+            "node_modules/modern/plain.js": "",
+            "node_modules/mp/package.json": '{"miniprogram": "dist", "exports": "./esm.js"}',
+            "node_modules/mp/dist/index.js": "",
+            "node_modules/mp/esm.js": "",
+        },
+    )
+    assert resolver.resolve("", "modern") == "node_modules/modern/esm/index.js"
+    assert resolver.resolve("", "modern/sub/x") == "node_modules/modern/esm/sub/x.js"
+    # Not exported, still a file: found (Node would refuse it; a bundle would not care).
+    assert resolver.resolve("", "modern/plain") == "node_modules/modern/plain.js"
+    assert resolver.resolve("", "mp") == "node_modules/mp/dist/index.js"

@@ -17,7 +17,9 @@ root), in this order (the first file found wins):
    of ``directory`` and of each folder above it up to the root; then relative to the
    ``baseUrl`` (the root when none is set: ``import ... from 'src/libs/udp'``).
 4. A folder is its ``package.json``'s ``miniprogram`` folder (WeChat's field, read first),
-   ``module`` or ``main`` entry, else its ``index`` + each of ``EXTENSIONS``.
+   ``module`` or ``main`` entry, else its ``index`` + each of ``EXTENSIONS``. An npm
+   package's ``exports`` (conditions ``EXPORT_CONDITIONS``, in the package's order) comes
+   after ``miniprogram`` and before ``module``/``main``, for the package and its subpaths.
 
 A found file's real path (symlinks followed) must be inside the root's real path, else
 the request fails: a link cannot lead out of the project. The module's id is that real
@@ -38,6 +40,7 @@ __all__ = [
     "EXTENSIONS",
     "JSModuleNotFoundError",
     "Resolver",
+    "exports_target",
     "read_tsconfig",
     "split_package",
     "strip_jsonc",
@@ -48,6 +51,9 @@ EXTENSIONS = (".ts", ".js", ".mjs", ".cjs", ".json")
 # package.json fields naming a package's entry, in the order WeChat's build reads them.
 MAIN_FIELDS = ("miniprogram", "module", "main")
 PACKAGE_FOLDERS = ("miniprogram_npm", "node_modules")
+# The `exports` conditions that apply here (a mini-program is a browser-like target that
+# both requires and imports); "node", "deno", "react-native"... do not.
+EXPORT_CONDITIONS = frozenset({"miniprogram", "browser", "import", "require", "module", "default"})
 
 
 class JSModuleNotFoundError(FileNotFoundError):
@@ -141,6 +147,52 @@ def read_tsconfig(root: Path) -> Tuple[str, Dict[str, List[str]]]:
                     paths[str(pattern)] = [str(t) for t in targets if isinstance(t, str)]
         return base_url or "", paths
     return "", {}
+
+
+def _exported(target: object, star: str) -> Optional[str]:
+    # A target: "./file" (with `*` filled in), a list of fallbacks, or conditions read in
+    # the package's own order, the first one that applies winning (Node's rule).
+    if isinstance(target, str):
+        return target.replace("*", star) if target.startswith("./") else None
+    if isinstance(target, list):
+        for item in target:
+            found = _exported(item, star)
+            if found is not None:
+                return found
+        return None
+    if isinstance(target, dict):
+        for condition, value in target.items():
+            if condition in EXPORT_CONDITIONS:
+                found = _exported(value, star)
+                if found is not None:
+                    return found
+    return None
+
+
+def exports_target(exports: object, subpath: str) -> Optional[str]:
+    """The file (``"./..."``, relative to the package) that ``package.json``'s
+    ``exports`` gives ``subpath`` (``""``: the package itself), or ``None``."""
+    if isinstance(exports, dict) and any(str(key).startswith(".") for key in exports):
+        table: Dict[str, object] = {str(key): value for key, value in exports.items()}
+    elif exports is not None:
+        table = {".": exports}  # the sugar: `"exports": "./index.js"` or conditions
+    else:
+        return None
+    key = "./" + subpath if subpath else "."
+    if key in table:
+        return _exported(table[key], "")
+    best: Optional[Tuple[str, str, object]] = None
+    for pattern, target in table.items():
+        head, star, tail = pattern.partition("*")
+        if (
+            star
+            and key.startswith(head)
+            and key.endswith(tail)
+            and len(key) >= len(head) + len(tail)
+            and (best is None or len(head) > len(best[0]))
+        ):
+            best = (head, key[len(head) : len(key) - len(tail)], target)
+    return _exported(best[2], best[1]) if best is not None else None
 
 
 class Resolver:
@@ -292,15 +344,24 @@ class Resolver:
         return None
 
     def _in_package(self, home: str, subpath: str, npm: bool) -> Optional[str]:
-        if not subpath:
-            return self._folder(home)
+        package = self._package_json(home)
         # An npm package built for mini-programs keeps its files in its `miniprogram`
-        # folder: `pkg/sub` is `pkg/<miniprogram>/sub` first, as in miniprogram_npm/.
-        entry = self._package_json(home).get("miniprogram") if npm else None
+        # folder, which WeChat reads first: `pkg/sub` is `pkg/<miniprogram>/sub`.
+        entry = package.get("miniprogram") if npm else None
         if isinstance(entry, str) and entry:
             inside = _join(home, entry, subpath)
             found = self._file_or_folder(inside) if inside is not None else None
             if found is not None:
                 return found
-        target = _join(home, subpath)
-        return self._file_or_folder(target) if target is not None else None
+        # Then `exports`, as webpack 5 (Taro's build) reads it; a subpath it does not
+        # list is still looked for as a file (Node would refuse it).
+        target = exports_target(package.get("exports"), subpath)
+        if target is not None:
+            exported = _join(home, target)
+            found = self._file_or_folder(exported) if exported is not None else None
+            if found is not None:
+                return found
+        if not subpath:
+            return self._folder(home)
+        plain = _join(home, subpath)
+        return self._file_or_folder(plain) if plain is not None else None
