@@ -21,6 +21,7 @@ if sys.version_info < (3, 10):  # pragma: no cover
     pytest.skip("taro_udp.js needs Python 3.10+ (quickjs-ng)", allow_module_level=True)
 pytest.importorskip("quickjs", reason="taro_udp.js needs the quickjs-ng package")
 
+import taro_udp
 import taro_udp.js
 from taro_udp.js import JSError, JSRuntime
 from taro_udp.js.plugin import JSRuntimeFactory
@@ -314,6 +315,23 @@ def test_a_python_stub_calls_a_js_listener_later(runtime: JSRuntime) -> None:
     assert listener({"wifiList": [{"SSID": "direct"}]}) == 1  # from the test thread
     runtime.run(timeout=WAIT)  # the timer's stub call runs it on the event thread
     assert runtime.eval("seen") == ["direct", "lab"]
+
+
+@VIRTUAL
+def test_a_js_listener_that_throws_when_python_calls_it_from_the_event_thread_is_uncaught(
+    runtime: JSRuntime,
+) -> None:
+    listeners: List[Any] = []
+    runtime.stub("onBLECharacteristicValueChange", listeners.append)
+    runtime.eval("wx.onBLECharacteristicValueChange((res) => { throw new Error('bad ' + res.v) })")
+    [listener] = listeners
+    taro_udp.setTimeout(lambda: listener({"v": 1}), 10)  # the fake WeChat's event
+    runtime.run(timeout=WAIT)
+    assert [str(error) for error in runtime.errors] == ["bad 1"]
+    runtime.errors.clear()
+    with pytest.raises(JSError, match="bad 2"):  # from the test: raised, not recorded
+        listener({"v": 2})
+    assert runtime.errors == []
 
 
 def test_an_async_stub_gets_its_option_without_the_callbacks(runtime: JSRuntime) -> None:

@@ -11,7 +11,9 @@ Python synchronously. Three of its limits shape this module:
   interrupted`` and the entry ends with ``RunawayScriptError``; the runtime goes on.
 - The binding has no hook for Promise rejections nobody handles; QuickJS's
   ``JS_SetHostPromiseRejectionTracker`` is installed the same way, and what is still
-  unhandled once a task's jobs are drained is logged.
+  unhandled once a task's jobs are drained is logged and reported (``on_error``).
+- The binding's ``eval`` names every file ``<input>``: modules are compiled through
+  ``JS_Eval`` with their own file name instead (``compile_module``), which runs no code.
 - A context must not be used by two threads at once. Every call here happens on the
   event thread (which may be a new thread after the old one retired: the binding moves
   the engine's stack limit to the calling thread on every entry, and this module sizes

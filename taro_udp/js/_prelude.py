@@ -4,9 +4,12 @@ It runs once in every new context, with three host functions in scope: ``host(op
 json)`` (every call into Python: JSON text in, ``"o" + JSON`` or ``"e" + JSON`` out, so
 that no string with a NUL and no rope string ever crosses the binding, and a Python
 exception becomes a JS ``Error`` here instead of the binding's ``SystemError``),
-``hostNow()`` and ``hostPerf()`` (the loop's clock, as numbers). It returns the
-dispatcher Python calls every JS callback through; the dispatcher catches what the
-callback throws and hands it back as JSON text (name, message, stack).
+``hostNow()`` and ``hostPerf()`` (the loop's clock, as numbers), plus ``MARK`` (the
+tag key of ``_values``) and ``SLOT`` (where Python leaves a compiled module). It returns
+the dispatcher Python calls every JS callback through, and leaves the datagram entry in
+``SLOT``; both return a result as ``enc()`` text (one flat string from
+``JSON.stringify``: any length crosses the binding) and catch what the callback throws,
+handing it back as an object (name, message, stack) whose JSON the binding makes.
 
 Binary data crosses as base64 (``Uint8Array.fromBase64`` / ``toBase64``).
 """

@@ -167,6 +167,7 @@ class JSRuntime:
         self._python_fns: Dict[int, Callable[..., Any]] = {}
         self._promises: Dict[int, JSPromise] = {}
         self._released: List[int] = []
+        self._depth = 0  # entries into JS under way (event thread)
         self._stubs: Dict[str, Callable[..., Any]] = {}
         self._watchers: List[Callable[[], None]] = []
         self._watching = False
@@ -261,6 +262,7 @@ class JSRuntime:
             raise JSError("the JS runtime is closed")
         if self._released:
             self._release_now(engine)
+        self._depth += 1
         try:
             return engine.call(op, *args)
         except JSError as exc:
@@ -270,6 +272,7 @@ class JSRuntime:
                 _log.error("taro_udp.js: %s: %s\n%s", type(exc).__name__, exc, exc.stack)
             raise
         finally:
+            self._depth -= 1
             self._notify_watchers()
 
     def _uncaught(self, error: JSError) -> None:
@@ -299,6 +302,14 @@ class JSRuntime:
 
     def _call_handle(self, handle_id: int, args: tuple[Any, ...]) -> Any:
         text = encode(list(args), self)
+        if _loop.in_event_thread() and self._depth == 0:
+            # An event of the fake world (a Python timer, a device's listener calling a
+            # JS listener it was given): what it throws, no JS code can catch.
+            try:
+                return decode(self._enter("callHandle", handle_id, text), self)
+            except JSError as exc:
+                self._uncaught(exc)
+                raise
         return decode(self._on_loop(self._enter, "callHandle", handle_id, text), self)
 
     def _keep_python(self, fn: Callable[..., Any]) -> int:
