@@ -5,8 +5,8 @@ root), in this order (the first file found wins):
 
 1. ``@tarojs/taro`` (and nothing else) is the runtime's own ``Taro``: ``BUILTIN_TARO``.
 2. A relative request (``./x``, ``../x``) or a root one (``/x``) is a file: ``x`` itself,
-   then ``x`` + each of ``EXTENSIONS`` (``.ts`` first, as a Taro project's webpack
-   resolves it), then ``x`` as a folder (below).
+   then ``x`` + each of ``EXTENSIONS`` (``.ts`` first: a ``.js`` compiled next to its
+   ``.ts`` source does not shadow it), then ``x`` as a folder (below).
 3. Any other request is first mapped by the root's ``tsconfig.json`` (or
    ``jsconfig.json``) ``compilerOptions.paths`` (``"@/*": ["src/*"]``, relative to its
    ``baseUrl``), as TypeScript and Taro's webpack alias do; then tried relative to
@@ -15,7 +15,8 @@ root), in this order (the first file found wins):
    ``<name>`` or ``@scope/<name>`` plus an optional subpath (``crypto-js/aes``), looked up
    in ``miniprogram_npm/`` (what WeChat's "build npm" makes) and then ``node_modules/``
    of ``directory`` and of each folder above it up to the root; then relative to the
-   ``baseUrl`` (the root when none is set: ``import ... from 'src/libs/udp'``).
+   ``baseUrl`` (the root when none is set: ``import ... from 'src/libs/udp'``), and to
+   the root.
 4. A folder is its ``package.json``'s ``miniprogram`` folder (WeChat's field, read first),
    ``module`` or ``main`` entry, else its ``index`` + each of ``EXTENSIONS``. An npm
    package's ``exports`` (conditions ``EXPORT_CONDITIONS``, in the package's order) comes
