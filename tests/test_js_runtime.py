@@ -95,7 +95,9 @@ def test_a_runaway_promise_chain_is_stopped(
     runtime.eval("(function again() { Promise.resolve().then(again) })()")
     assert "Promise jobs still ran" in caplog.text
     assert runtime.eval("2") == 2
-    assert [type(error).__name__ for error in runtime.errors] == ["InternalError"]
+    # Interrupted once, or again if the chain still ran in the next task's jobs.
+    assert runtime.errors
+    assert {type(error).__name__ for error in runtime.errors} == {"InternalError"}
     runtime.errors.clear()  # expected: the test's point
 
 
