@@ -19,7 +19,7 @@ documentation is silent.
 
 from __future__ import annotations
 
-from importlib import import_module
+from importlib import import_module as _import_module
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms)
 if TYPE_CHECKING:
@@ -99,10 +99,14 @@ def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module 'taro_udp' has no attribute {name!r}")
-    value = getattr(import_module(where, __name__), name)
+    value = getattr(_import_module(where, __name__), name)
     globals()[name] = value  # the next access is a plain attribute
     return value
 
 
 def __dir__() -> List[str]:
     return sorted({*globals(), *__all__})
+
+
+# Only the package's own names stay in its namespace (and in dir()).
+del annotations, TYPE_CHECKING

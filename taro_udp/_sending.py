@@ -100,21 +100,21 @@ class Sending(Listeners):
                         peer = self._unicast.get((host, port))
                         if peer is not None and self._state is not CLOSED:
                             # The system call under the send lock, SO_BROADCAST off for it.
-                            lock = self._send_lock
-                            lock.acquire()
-                            try:
-                                if self._broadcast:
-                                    self._transport.set_broadcast(False)
-                                    self._broadcast = False
-                                self._sendto(data, peer)
-                            except OSError as exc:
-                                lock.release()
-                                self._send_failed("send", exc)
-                                return
-                            except BaseException:
-                                lock.release()
-                                raise
-                            lock.release()
+                            # `with`, not acquire() then try: an exception from a signal
+                            # handler between the two would leave the lock held for good
+                            # (and the event thread's next send on this socket wedged).
+                            with self._send_lock:
+                                try:
+                                    if self._broadcast:
+                                        self._transport.set_broadcast(False)
+                                        self._broadcast = False
+                                    self._sendto(data, peer)
+                                except OSError as exc:
+                                    failed: Optional[OSError] = exc
+                                else:
+                                    failed = None
+                            if failed is not None:
+                                self._send_failed("send", failed)
                             return
         token = self._send("send", option, fields)
         if token is not None:

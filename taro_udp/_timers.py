@@ -25,6 +25,7 @@ import itertools
 import math
 import sys
 import threading
+from contextvars import copy_context
 from heapq import heappush
 from threading import get_ident
 from typing import Any, Callable, Dict, Optional
@@ -65,9 +66,11 @@ class _JSTimer:
     __slots__ = (
         "_cancelled",
         "_scheduled",
+        "_seq",
         "_site",
         "args",
         "callback",
+        "context",
         "deadline",
         "id",
         "interval",
@@ -86,6 +89,12 @@ class _JSTimer:
         self.args = args
         self.deadline = deadline  # loop time, seconds
         self.interval = interval  # seconds, or None for a timeout
+        # The callback runs in a copy of the context it was set in, as asyncio's
+        # call_later does (a ContextVar set inside one callback stays in that timer).
+        self.context = copy_context()
+        # Its creation number, taken where it is set (any thread): timers due at one
+        # instant run in the order they were set, whichever thread armed them first.
+        self._seq = next(_seq)
         # Where it was set: "file:line", or (code, line) of the direct caller on the hot
         # path (resolved only when a diagnostic asks: see created_at).
         self._site: Any = ""
@@ -132,7 +141,7 @@ class _JSTimer:
                 heappush(_loop.current().loop._scheduled, (self.deadline, next(_seq), self))
                 self._scheduled = True
             try:
-                self.callback(*self.args)
+                self.context.run(self.callback, *self.args)
             except BaseException as exc:  # noqa: BLE001 - the loop goes on
                 _log.error("taro_udp: %s raised %s", self.describe(), type(exc).__name__, exc=exc)
         finally:
@@ -192,7 +201,7 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
     _active[timer_id] = timer
     thread = _loop._current
     if thread is not None and thread.ident == get_ident():  # on the event thread: arm now
-        heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
+        heappush(thread.loop._scheduled, (timer.deadline, timer._seq, timer))
         timer._scheduled = True
     else:
         try:
@@ -205,7 +214,7 @@ def _schedule(callback: object, delay: object, args: tuple[Any, ...], repeat: bo
 
 def _arm(timer: _JSTimer) -> None:
     if _active.get(timer.id) is timer:  # not cleared while the arming was posted
-        heappush(_loop.current().loop._scheduled, (timer.deadline, next(_seq), timer))
+        heappush(_loop.current().loop._scheduled, (timer.deadline, timer._seq, timer))
         timer._scheduled = True
 
 
@@ -235,7 +244,7 @@ def setTimeout(callback: Callable[..., Any], delay: Optional[float] = 0, *args: 
         caller = sys._getframe(1)  # for diagnostics; formatted only if one asks
         timer._site = (caller.f_code, caller.f_lineno)
         _active[timer_id] = timer
-        heappush(thread.loop._scheduled, (timer.deadline, next(_seq), timer))
+        heappush(thread.loop._scheduled, (timer.deadline, timer._seq, timer))
         timer._scheduled = True
         return timer_id
     return _schedule(callback, delay, args, False)
