@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, cast
 import quickjs
 
 from .. import _log
-from ._errors import PRELUDE_FILE, JSError, RunawayScriptError, js_error
+from ._errors import MODULE_HEAD, PRELUDE_FILE, JSError, RunawayScriptError, clean_stack, js_error
 from ._prelude import PRELUDE
 from ._stack import js_stack_budget, thread_stack_size
 from ._values import MARK
@@ -44,14 +44,33 @@ from ._values import MARK
 __all__ = ["Engine"]
 
 _JS_TAG_STRING = -7
-# C stack kept back between an outer entry's limit and a nested entry's (bytes).
+# The smallest memory_limit suggested when a smaller one cannot start the runtime: the
+# prelude takes about 220 kB of heap, and a mini-program needs room of its own.
+MIN_MEMORY = 1024 * 1024
+# C stack kept back between an outer entry's limit and a nested entry's (bytes): the
+# nested entry's own frames (the binding, Python) live there.
 _STACK_SLACK = 32 * 1024
 _JS_TAG_EXCEPTION = 6
 # Where a compiled module (or its SyntaxError) waits for the prelude's require().
 SLOT = "__taroCompiled"
 # A module's source is wrapped on its own first line: its line numbers stay exact.
-_MODULE_HEAD = "(function (exports, require, module, __filename, __dirname) {"
+_MODULE_HEAD = MODULE_HEAD  # (its columns on line 1 are taken off in clean_stack)
 _MODULE_TAIL = "\n})"
+# Each thread's entries into JS under way, of every engine, innermost last: the C stack
+# budget is the thread's, shared by all the engines that run on it.
+_threads = threading.local()
+
+
+def _entries() -> List[Engine]:
+    entries: Optional[List[Engine]] = getattr(_threads, "entries", None)
+    if entries is None:
+        entries = _threads.entries = []
+    return entries
+
+
+def _stack_exceeded() -> JSError:
+    # The engine's own words: a nested entry refused is the same overflow.
+    return js_error("RangeError", "Maximum call stack size exceeded")
 
 
 class _Function(Protocol):
@@ -126,6 +145,14 @@ class _Native:
         self.is_error = lib.JS_IsError
         self.is_error.restype = ctypes.c_bool
         self.is_error.argtypes = [_JSValue]  # quickjs-ng: JS_IsError(JSValueConst val)
+        # Holding and letting go of a rejected Promise: with the GIL held (PyDLL), since
+        # the last reference may free JS objects that hold Python ones.
+        pylib = ctypes.PyDLL(str(module.__file__))
+        self.dup_value = pylib.JS_DupValue
+        self.dup_value.restype = _JSValue
+        self.dup_value.argtypes = [ctypes.c_void_p, _JSValue]
+        self.release_value = pylib.JS_FreeValue
+        self.release_value.argtypes = [ctypes.c_void_p, _JSValue]
 
     def runtime_of(self, context: object) -> Optional[int]:
         """The ``JSRuntime*`` of a ``quickjs.Context``, checked, or ``None``."""
@@ -237,15 +264,37 @@ class Engine:
         self._stack_thread: Optional[int] = None
         self._stack_budget = 0
         self._stack_moved = False  # a nested entry changed the engine's stack size
-        self._depth = 0  # entries into JS under way (nested ones: > 1)
+        self._depth = 0  # entries into this engine under way (nested ones: > 1)
+        self._memory_limit = memory_limit
         self._fit_stack()
         if memory_limit:
             self._context.set_memory_limit(memory_limit)
-        self._rejections: Dict[int, JSError] = {}
+        # Unhandled rejections by the Promise's address; each Promise is held (a
+        # reference) until it is handled or reported, so that its address cannot be
+        # reused by another Promise meanwhile.
+        self._rejections: Dict[int, Tuple[_JSValue, JSError]] = {}
+        # Rejections handled before they were reported (the prelude asks, to know
+        # whether a rejected Promise it hands to Python was unhandled until then).
+        self.adopted = 0
         self._interrupt: Any = None
         self._tracker: Any = None
         self._runtime: Optional[int] = None
         self._ctx: Optional[int] = None
+        self._dispatch: Optional[_Function] = None
+        try:
+            self._start(host, now, perf)
+        except (quickjs.JSException, RuntimeError):
+            self.close()
+            if memory_limit:  # the prelude starts whenever the heap is not bounded
+                raise ValueError(
+                    f"memory_limit={memory_limit} bytes is too small for the JS runtime to "
+                    f"start: give it {MIN_MEMORY} bytes at least (or None)"
+                ) from None
+            raise
+
+    def _start(
+        self, host: Callable[[str, str], str], now: Callable[[], float], perf: Callable[[], float]
+    ) -> None:
         self._install_hooks()
         self._context.add_callable("__taroHost", host)
         self._context.add_callable("__taroNow", now)
@@ -254,7 +303,7 @@ class Engine:
             raise RuntimeError("taro_udp.js: the prelude does not compile")
         factory = self._context.get(SLOT)
         self._context.eval(f"delete globalThis.{SLOT};")
-        self._dispatch: Optional[_Function] = factory(
+        self._dispatch = factory(
             self._context.get("__taroHost"),
             self._context.get("__taroNow"),
             self._context.get("__taroPerf"),
@@ -292,11 +341,14 @@ class Engine:
         self, ctx: int, promise: _JSValue, reason: _JSValue, handled: bool, _opaque: int
     ) -> None:
         try:
-            if handled:
-                self._rejections.pop(promise.u, None)
-                return
             native = _native
             assert native is not None
+            if handled:
+                held = self._rejections.pop(promise.u, None)
+                if held is not None:
+                    native.release_value(ctx, held[0])  # the caller still holds it
+                    self.adopted += 1
+                return
             if native.is_error(reason):
                 name = native.property_text(ctx, reason, b"name")
                 message = native.property_text(ctx, reason, b"message")
@@ -304,7 +356,8 @@ class Engine:
             else:
                 text = native.text(ctx, reason)
                 error = js_error("", "(a reason that cannot be shown)" if text is None else text)
-            self._rejections[promise.u] = error
+            if promise.u not in self._rejections:
+                self._rejections[promise.u] = (native.dup_value(ctx, promise), error)
         except BaseException as exc:  # noqa: BLE001 - never raise through C
             _log.error("taro_udp.js: the rejection tracker failed", exc=exc)
 
@@ -316,16 +369,20 @@ class Engine:
         self._context.set_max_stack_size(self._stack_budget)
         self._stack_moved = False
 
-    def _keep_stack_limit(self) -> None:
-        # A nested entry: the binding moves the engine's stack top to here, which would
-        # give the inner script a whole new budget below the outer one's, past the real
-        # end of the stack. Shrink the budget to what the outer entry has left, so that
-        # the limit stays where it was (a little above: the inner entry's own frames).
-        ctx, native = self._ctx, _native
+    def _keep_stack_limit(self, active: Engine) -> None:
+        # A nested entry (into this engine or another one, on the same thread): the
+        # binding moves the engine's stack top to here, which would give the inner script
+        # a whole new budget below the outer one's, past the real end of the stack.
+        # Shrink the budget to what the innermost running entry (``active``) has left, so
+        # that the limit stays where it was (a little above: the inner entry's own
+        # frames); with too little left, the entry is refused: a RangeError at once.
+        ctx, native = active._ctx, _native
         if ctx is None or native is None:
             return
-        left = native.stack_left(ctx)
-        self._context.set_max_stack_size(max(_STACK_SLACK, left - _STACK_SLACK))
+        left = native.stack_left(ctx) - _STACK_SLACK
+        if left < _STACK_SLACK:
+            raise _stack_exceeded()
+        self._context.set_max_stack_size(left)
         self._stack_moved = True
 
     @property
@@ -345,6 +402,8 @@ class Engine:
         for the prelude's ``require``; returns whether it compiled. No module code runs.
         ``wrap=False`` compiles ``source`` as it is (an expression).
         """
+        if wrap and source.startswith("#!"):
+            source = "//" + source[2:]  # a hashbang line, as Node allows: columns unchanged
         text = f"{_MODULE_HEAD}{source}{_MODULE_TAIL}" if wrap else source
         native = _native
         if native is not None and self._ctx is not None:
@@ -378,13 +437,16 @@ class Engine:
             except quickjs.JSException as exc:  # uncatchable: interrupted, out of memory
                 raise self._uncatchable(exc) from None
             finally:
-                self._drain_jobs()
+                if self._depth == 1:  # the JS stack is empty again: a microtask checkpoint
+                    self._drain_jobs()
         finally:
             self._leave(outer)
         if type(raw) is str:
             return raw
         # What was thrown: an object, whose JSON the binding makes (a flat string).
         error = json.loads(raw.json())
+        if error["name"] == "" and self._out_of_memory(str(error["message"])):
+            raise self.out_of_memory()
         raise js_error(str(error["name"]), str(error["message"]), str(error["stack"]))
 
     def run_script(self, source: str) -> Tuple[bool, Any]:
@@ -408,7 +470,8 @@ class Engine:
                     f"completion value ({exc}): return it inside an array or object"
                 ) from None
             finally:
-                self._drain_jobs()
+                if self._depth == 1:
+                    self._drain_jobs()
         finally:
             self._leave(outer)
         if isinstance(value, quickjs.Object):
@@ -425,10 +488,12 @@ class Engine:
         the outer's is restored when the inner returns, so the watchdog still stops the
         outer script.
         """
-        if self._depth:
-            self._keep_stack_limit()
+        entries = _entries()
+        if entries:
+            self._keep_stack_limit(entries[-1])
         elif self._stack_moved or self._stack_thread != threading.get_ident():
             self._fit_stack()
+        entries.append(self)
         self._depth += 1
         outer = self._deadline
         self._deadline = min(outer, time.monotonic() + self.script_timeout)
@@ -437,6 +502,9 @@ class Engine:
     def _leave(self, outer: float) -> None:
         self._depth -= 1
         self._deadline = outer
+        entries = _entries()
+        if entries and entries[-1] is self:
+            entries.pop()
 
     def _uncatchable(self, exc: BaseException) -> JSError:
         text = str(exc).split("\n", 1)
@@ -444,11 +512,27 @@ class Engine:
             return RunawayScriptError(
                 f"interrupted: the script ran longer than {self.script_timeout:g} s "
                 "(script_timeout)",
-                text[1] if len(text) > 1 else "",
+                clean_stack(text[1]) if len(text) > 1 else "",
             )
+        if self._out_of_memory(text[0]):
+            return self.out_of_memory(text[1] if len(text) > 1 else "")
         name, _, message = text[0].partition(": ")
         return js_error(
             name or "InternalError", message or text[0], text[1] if len(text) > 1 else ""
+        )
+
+    def _out_of_memory(self, head: str) -> bool:
+        # QuickJS throws `null` when it cannot even build its "out of memory" error.
+        return head == "InternalError: out of memory" or (
+            head == "null" and self._memory_limit is not None
+        )
+
+    def out_of_memory(self, stack: str = "") -> JSError:
+        """The error of a script that hit ``memory_limit``."""
+        return js_error(
+            "InternalError",
+            f"out of memory: the JS heap reached memory_limit ({self._memory_limit} bytes)",
+            stack,
         )
 
     def _drain_jobs(self) -> None:
@@ -479,18 +563,27 @@ class Engine:
     def _report_rejections(self) -> None:
         if not self._rejections:
             return
-        unhandled: List[JSError] = list(self._rejections.values())
+        unhandled = list(self._rejections.values())
         self._rejections.clear()
-        for error in unhandled:
+        self._let_go([promise for promise, _ in unhandled])
+        for _, error in unhandled:
             _log.error(
                 "taro_udp.js: unhandled promise rejection: %s",
                 error.report.split(" ", 1)[1],
             )
             self._uncaught(error)
 
+    def _let_go(self, promises: List[_JSValue]) -> None:
+        native, ctx = _native, self._ctx
+        if native is not None and ctx is not None and self._context is not None:
+            for promise in promises:
+                native.release_value(ctx, promise)
+
     def close(self) -> None:
         """Drop the context (event thread): nothing of it is used afterwards."""
         self._dispatch = None
+        self._let_go([promise for promise, _ in self._rejections.values()])
+        self._rejections.clear()
         native = _native
         if self._runtime is not None and native is not None:
             native.set_interrupt(self._runtime, None, None)
