@@ -522,7 +522,10 @@ class Engine:
         )
 
     def _out_of_memory(self, head: str) -> bool:
-        # QuickJS throws `null` when it cannot even build its "out of memory" error.
+        # QuickJS throws `null` when it cannot even build its "out of memory" error; the
+        # heap is freed again by the time the entry ends, so a script's own `throw null`
+        # cannot be told apart (under a memory_limit: always, by default). The report
+        # says both.
         return head == "InternalError: out of memory" or (
             head == "null" and self._memory_limit is not None
         )
@@ -531,7 +534,8 @@ class Engine:
         """The error of a script that hit ``memory_limit``."""
         return js_error(
             "InternalError",
-            f"out of memory: the JS heap reached memory_limit ({self._memory_limit} bytes)",
+            f"out of memory: the JS heap reached memory_limit ({self._memory_limit} bytes)"
+            " (or the script threw null, which reads the same)",
             stack,
         )
 

@@ -709,7 +709,8 @@ PRELUDE = r"""
       return index;
     },
     page(index) { return pages[index]; },
-    data(index) { const page = pages[index]; return page === undefined ? undefined : clone(page.data); },
+    // The view layer's copy: JSON text already (a socket kept in data reads as {}).
+    data(index) { const page = pages[index]; return page === undefined ? undefined : jsonStringify(page.data); },
     method(index, name, argsJson) {
       const args = dec(argsJson);
       const page = pages[index];
@@ -781,7 +782,8 @@ PRELUDE = r"""
   return function dispatch(op, ...args) {
     try {
       const value = api[op](...args);
-      return value === undefined ? '' : enc(value);
+      if (value === undefined) return '';
+      return op === 'data' ? value : enc(value);
     } catch (e) {
       return thrown(e);
     }
