@@ -118,7 +118,7 @@ class Sending(Listeners):
                             return
         token = self._send("send", option, fields)
         if token is not None:
-            # The last statement: the result waits for it (see _SendToken).
+            # The last statement: the result waits for it (see _ordering.SendToken).
             token.returned = True
 
     def _send_failed(self, method: str, exc: Exception) -> None:

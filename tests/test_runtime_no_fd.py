@@ -25,7 +25,8 @@ CHILD = (
     + r"""
 import json, os, resource, sys, threading, time, logging
 logging.disable(logging.CRITICAL)
-import asyncio, taro_udp, taro_udp._eventloop, taro_udp._timers, taro_udp._runtime  # loaded before the fds run out
+# loaded before the fds run out (taro_udp imports its modules on first use)
+import asyncio, taro_udp, taro_udp._eventloop, taro_udp._timers, taro_udp._runtime
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
 held = []
