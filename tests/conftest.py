@@ -29,6 +29,10 @@ def _preload_libgcc() -> None:
 
 _preload_libgcc()
 
+# The TypeScript transform's disk cache (taro_udp.js._transform) stays out of the home
+# folder during the tests: the tests that are about it point it at a temporary folder.
+os.environ.setdefault("TARO_UDP_TRANSFORM_CACHE", "0")
+
 
 def _open_fds() -> Set[int]:
     try:

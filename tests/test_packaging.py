@@ -39,7 +39,7 @@ _SKIPPED_ANYWHERE = frozenset(
     {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"}
 )
 # The folders whose every file the sdist must ship (what it takes to run the tests).
-SDIST_FOLDERS = ("taro_udp", "tests", "examples", "bench", "docs")
+SDIST_FOLDERS = ("taro_udp", "tests", "examples", "bench", "docs", "tools")
 SDIST_FILES = ("README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml", "setup.cfg", "tox.ini")
 DIST_INFO = f"taro_udp-{taro_udp.__version__}.dist-info"
 
@@ -167,6 +167,9 @@ def test_wheel_holds_the_package_and_its_metadata_only(dists: Dists) -> None:
     assert not any(n.endswith((".pyc", ".pyo")) or "__pycache__" in n for n in names)
     # Every module of the package (subpackages included) and its py.typed marker.
     assert "taro_udp/py.typed" in names
+    # The TypeScript/ES module transform runs from the wheel, with its licences.
+    assert "taro_udp/js/_vendor/sucrase.js" in names
+    assert "taro_udp/js/_vendor/LICENSE" in names
     package = {n for n in names if n.startswith("taro_udp/")}
     assert package == _files_under(dists.source, "taro_udp")
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, cast
 import quickjs
 
 from .. import _log
+from . import _bytecode
 from ._errors import MODULE_HEAD, PRELUDE_FILE, JSError, RunawayScriptError, clean_stack, js_error
 from ._prelude import PRELUDE
 from ._stack import js_stack_budget, thread_stack_size
@@ -407,7 +408,8 @@ class Engine:
         text = f"{_MODULE_HEAD}{source}{_MODULE_TAIL}" if wrap else source
         native = _native
         if native is not None and self._ctx is not None:
-            return native.compile_into(self._ctx, text, filename, SLOT)
+            # Parsed once per process: later runtimes read the bytecode (_bytecode).
+            return _bytecode.compile_into(native, self._ctx, text, filename, SLOT)
         # Without the native entry point: the binding's eval, whose frames read <input>.
         try:
             compiled = self._context.eval(text)

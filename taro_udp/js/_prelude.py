@@ -534,27 +534,75 @@ PRELUDE = r"""
     else delete wx[name];
   }
   g.wx = wx;
-  g.Taro = wx;
 
-  // -- CommonJS require ----------------------------------------------------------------
+  // -- Taro and the module @tarojs/taro ----------------------------------------------------
+  // Taro is wx plus what Taro itself adds; `import Taro, { createUDPSocket } from
+  // '@tarojs/taro'` gets it as an ES module namespace whose members are read at each use
+  // (so a stub made later is seen), whatever node_modules holds.
+  function currentPage() {
+    for (let i = pages.length - 1; i >= 0; i--) if (pages[i] !== undefined) return pages[i];
+    return undefined;
+  }
+  const ENV_TYPE = { WEAPP: 'WEAPP', SWAN: 'SWAN', ALIPAY: 'ALIPAY', TT: 'TT', QQ: 'QQ', JD: 'JD', WEB: 'WEB', RN: 'RN', HARMONY: 'HARMONY', QUICKAPP: 'QUICKAPP' };
+  const taroOwn = {
+    ENV_TYPE,
+    getEnv() { return ENV_TYPE.WEAPP; },
+    getApp() { return app; },
+    getCurrentPages() { return pages.filter((p) => p !== undefined); },
+    getCurrentInstance() {
+      const page = currentPage();
+      return { app, page, router: page === undefined ? null : { path: '/' + page.route, params: O.assign({}, page.options) } };
+    },
+  };
+  // wx is Taro's prototype: what wx provides or a test stubs is Taro's too, and what wx
+  // lacks is absent from both.
+  const Taro = O.create(wx);
+  for (const name of O.keys(taroOwn)) {
+    O.defineProperty(Taro, name, { value: taroOwn[name], writable: true, enumerable: true, configurable: true });
+  }
+  g.Taro = Taro;
+  const taroModule = new Proxy({}, {
+    get(target, prop) {
+      if (prop === '__esModule') return true;
+      if (prop === 'default') return Taro;
+      return Taro[prop];
+    },
+    has(target, prop) { return prop === '__esModule' || prop === 'default' || prop in Taro; },
+  });
+
+  // -- require: CommonJS, and ES modules / TypeScript as CommonJS -----------------------
+  // Python resolves (taro_udp/js/_resolve.py) and loads: an ES module or a .ts file comes
+  // back turned into CommonJS by sucrase, with every line where it was and webpack's
+  // interop (`exports.__esModule`, `default`), so `require` of an ES module gets its
+  // namespace and `import x from` a CommonJS module gets its module.exports.
   const modules = new Map();
   const loading = [];  // the modules whose top-level code runs now, innermost last
   function makeRequire(dir) {
     function require(path) {
       if (typeof path !== 'string') throw new TypeError('require: path must be a string');
       const found = call('resolve', [dir, path]);
-      if (modules.has(found.path)) return modules.get(found.path).exports;
+      const known = modules.get(found.path);
+      // A module still loading is returned as it is (a cycle), as Node and webpack do.
+      if (known !== undefined) return known.exports;
       const module = { id: found.path, filename: found.path, exports: {}, loaded: false };
       modules.set(found.path, module);
+      if (found.builtin) {
+        module.exports = taroModule;
+        module.loaded = true;
+        return module.exports;
+      }
       try {
+        const loaded = call('load', [found.path]);
+        if (loaded.error !== undefined) throw new (ERRORS[loaded.name] || SyntaxError)(loaded.error);
         if (found.path.endsWith('.json')) {
-          module.exports = jsonParse(found.source);
+          module.exports = jsonParse(loaded.source);
         } else {
-          // Compiled by Python under the file's own name (Engine.compile_module): the
-          // function, or the SyntaxError, waits in SLOT.
+          // Compiled by Python under the file's own name (Engine.compile_module), after
+          // the transform for TypeScript and ES modules: the function, or the
+          // SyntaxError, waits in SLOT.
           const fn = g[SLOT];
           delete g[SLOT];
-          if (!found.compiled) throw fn;
+          if (!loaded.compiled) throw fn;
           loading.push(found.path);
           try {
             apply(fn, module.exports, [module.exports, makeRequire(found.dir), module, found.path, found.dir]);
@@ -684,8 +732,9 @@ PRELUDE = r"""
     require(path) { return g.require(path); },
     launch(queryJson) {
       const query = jsonParse(queryJson);
-      const found = call('resolve', ['', '/app.js', true]);
-      if (found !== null) g.require('/app.js');
+      for (const name of ['/app.js', '/app.ts']) {
+        if (call('resolve', ['', name, true]) != null) { g.require(name); break; }
+      }
       if (app !== undefined) {
         lifecycle(app, { kind: 'page', options: app }, ['onLaunch', 'onShow'], { query });
       }

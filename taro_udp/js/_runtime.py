@@ -36,6 +36,8 @@ from . import _netinfo, _options
 from ._bridge import Bridge
 from ._engine import Engine
 from ._errors import JSError, js_error
+from ._resolve import BUILTIN_TARO, JSModuleNotFoundError, Resolver
+from ._transform import TransformError, needs_transform, transform
 from ._values import JSPromise, decode, encode
 
 if typing.TYPE_CHECKING:
@@ -228,6 +230,7 @@ class JSRuntime:
             "clearTimer": self._bridge.clearTimer,
             "console": self._console,
             "resolve": self._resolve,
+            "load": self._load,
             "stub": self._call_stub,
             "hint": self._hint,
             "randomBytes": _random_bytes,
@@ -235,6 +238,7 @@ class JSRuntime:
             "settled": self._settled,
             "adopted": self._adopted,
         }
+        self._resolver: Optional[Resolver] = None
         self._engine: Optional[Engine] = None
         self._on_loop(self._create, script_timeout, memory_limit)
         _netinfo.install(self, host)  # the simulated host's network APIs (host=, or a LAN)
@@ -457,30 +461,22 @@ class JSRuntime:
             self._console_chars -= len(history.popleft().text)
 
     def _resolve(self, directory: str, path: str, optional: bool = False) -> Any:
+        # require(path) from the module in `directory` (_resolve.Resolver): the module's
+        # id (its real path relative to the root) and folder; JS asks to `load` it only
+        # if it is not loaded yet.
         if self.root is None:
             raise FileNotFoundError("require: this runtime has no project root")
-        base = "" if path.startswith("/") else directory
-        relative = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
-        if relative == ".." or relative.startswith("../"):
-            raise FileNotFoundError(f"require: {path!r} is outside the project root")
-        candidates = [] if relative == "." else [relative, relative + ".js", relative + ".json"]
-        candidates.append(posixpath.join(relative, "index.js"))
-        for candidate in candidates:
-            file = self.root / candidate
-            if not file.is_file():
-                continue
-            # One module per file, named by its real path (as Node does), which must be
-            # inside the root: a symlink in the project may point anywhere.
-            real = file.resolve()
-            if not real.is_relative_to(self.root):
-                raise FileNotFoundError(
-                    f"require: {path!r} is outside the project root (a link to {real})"
-                )
-            name = real.relative_to(self.root).as_posix()
-            return self._load(real, name)
-        if optional:
-            return None
-        raise FileNotFoundError(f"Cannot find module '{path}' from '/{directory}'")
+        if self._resolver is None:
+            self._resolver = Resolver(self.root)
+        try:
+            found = self._resolver.resolve(directory, path)
+        except JSModuleNotFoundError:
+            if optional:
+                return None
+            raise
+        if found == BUILTIN_TARO:
+            return {"path": found, "dir": "", "builtin": True}
+        return {"path": found, "dir": posixpath.dirname(found)}
 
     def _hint(self, name: str) -> None:
         # The first read of an absent wx API (feature detection, or a call about to fail
@@ -494,24 +490,33 @@ class JSRuntime:
             name,
         )
 
-    def _load(self, file: Path, path: str) -> Dict[str, Any]:
-        """Read a module; a ``.js`` one is compiled under its path (``compile_module``)."""
-        data = file.read_bytes()
+    def _load(self, path: str) -> Dict[str, Any]:
+        """Read a resolved module; compile it under its path (``compile_module``).
+
+        TypeScript and ES modules are first turned into CommonJS (``_transform``: same
+        lines, cached for the process by content); a file the transform cannot parse is
+        ``{"error": "<file>:<line>:<column>: <reason>", "name": "SyntaxError"}`` (a
+        ``RangeError`` for one too big to transform), thrown in JS.
+        """
+        assert self._resolver is not None
+        data = (self._resolver.root / path).read_bytes()
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValueError(
                 f"cannot read {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at {exc.start})"
             ) from None
-        found: Dict[str, Any] = {"path": path, "dir": posixpath.dirname(path)}
         if path.endswith(".json"):
-            found["source"] = source
-        else:
-            engine = self._engine
-            if engine is None:
-                raise JSError("the JS runtime is closed")
-            found["compiled"] = engine.compile_module(source, path)
-        return found
+            return {"source": source}
+        if needs_transform(path, source):
+            try:
+                source = transform(source, path)
+            except TransformError as exc:
+                return {"error": str(exc), "name": "SyntaxError" if exc.line else "RangeError"}
+        engine = self._engine
+        if engine is None:
+            raise JSError("the JS runtime is closed")
+        return {"compiled": engine.compile_module(source, path)}
 
     def _call_stub(self, name: str, text: str) -> Any:
         stub = self._stubs.get(name)
