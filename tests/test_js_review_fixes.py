@@ -364,12 +364,14 @@ def test_r14_a_js_call_from_another_thread_joins_the_running_virtual_drive() -> 
         rt = JSRuntime(script_timeout=5)
         try:
             add = rt.eval("[function add(a, b) { return a + b }]")[0]
+            later = rt.eval("[new Promise((resolve) => { globalThis.settle = resolve })]")[0]
             out: List[Any] = []
             done = threading.Event()
 
             def helper() -> None:
                 try:
                     out.append(add(1, 2))
+                    out.append(later.result(timeout=WAIT))
                 except BaseException as exc:  # noqa: BLE001 - looked at below
                     out.append(f"{type(exc).__name__}: {exc}")
                 done.set()
@@ -380,8 +382,17 @@ def test_r14_a_js_call_from_another_thread_joins_the_running_virtual_drive() -> 
                 sync=True,
             )
             rt.eval("setTimeout(() => wx.startHelper(), 50); setInterval(() => {}, 100); 1")
-            rt.run_until(done.is_set, timeout=60)
-            assert out == [3]
+            armed: List[bool] = []
+
+            def helper_done() -> bool:
+                # Once the helper waits in result(), the Promise settles 100 ms later.
+                if later._watched and not armed:
+                    armed.append(True)
+                    rt.eval("setTimeout(() => settle(7), 100); 1")
+                return done.is_set()
+
+            rt.run_until(helper_done, timeout=60)
+            assert out == [3, 7]
         finally:
             rt.close()
 

@@ -11,14 +11,20 @@ Python synchronously. Three of its limits shape this module:
   interrupted`` and the entry ends with ``RunawayScriptError``; the runtime goes on.
 - The binding has no hook for Promise rejections nobody handles; QuickJS's
   ``JS_SetHostPromiseRejectionTracker`` is installed the same way, and what is still
-  unhandled once a task's jobs are drained is logged and reported (``on_error``).
+  unhandled once a task's jobs are drained is logged and reported (``on_error``). Each
+  rejected Promise is held (a reference) until then, so that no other Promise can take
+  its address meanwhile. Jobs run when the outermost entry into the engine ends (a
+  microtask checkpoint), never when a nested one (a stub calling back into JS) does.
 - The binding's ``eval`` names every file ``<input>``: modules are compiled through
   ``JS_Eval`` with their own file name instead (``compile_module``), which runs no code.
 - A context must not be used by two threads at once. Every call here happens on the
   event thread (which may be a new thread after the old one retired: the binding moves
   the engine's stack limit to the calling thread on every entry, and this module sizes
   it from that thread's real stack, so deep recursion is a ``RangeError``, never a
-  crash, whatever ``threading.stack_size`` or ``ulimit -s`` gave the thread).
+  crash, whatever ``threading.stack_size`` or ``ulimit -s`` gave the thread). The
+  budget is the thread's: a nested entry, into this engine or another one on the same
+  thread, gets what the running entry has left, never more, and is refused with a
+  ``RangeError`` when too little is left.
 
 If the engine's symbols or layout are not what this module expects, the runtime still
 works, without the watchdog and the rejection log (a warning says so once).

@@ -119,16 +119,24 @@ class _Box:
         self.done.set()
 
 
-def _join_drive(clock: Any, done: threading.Event, timeout: float) -> None:
-    """Drive the virtual ``clock`` until ``done``; if another thread's drive is running
-    (the test's ``run_until``), wait for that one to run the work instead."""
-    deadline = time.monotonic() + timeout
-    while not done.is_set() and time.monotonic() < deadline:
+def _join_drive(
+    clock: Any, done: threading.Event, timeout: Optional[float], what: str, wait: float
+) -> None:
+    """Drive the virtual ``clock`` until ``done`` (``timeout`` virtual seconds, or none).
+
+    If another thread's drive is running (the test's ``run_until``), that drive runs the
+    event thread: wait for ``done`` instead (``wait`` real seconds at most), as a call
+    from another thread does in real time.
+    """
+    deadline = time.monotonic() + wait
+    while not done.is_set():
         if getattr(clock, "_drive", None) is not None:
-            done.wait(0.005)  # the running drive runs the work
+            if time.monotonic() >= deadline:
+                return  # the caller's own wait reports it
+            done.wait(0.005)
             continue
         try:
-            clock.run_until(done.is_set, None, "the JS call")
+            clock.run_until(done.is_set, timeout, what)
         except RuntimeError:
             if getattr(clock, "_drive", None) is None:
                 raise  # not a drive already running: a real failure
@@ -283,7 +291,7 @@ class JSRuntime:
         _loop.call_soon_or_raise(box.run, work, args)
         clock: Any = _clock.current
         if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
-            _join_drive(clock, box.done, self.timeout)
+            _join_drive(clock, box.done, None, "the JS call", self.timeout)
         if not box.done.wait(self.timeout):
             raise TimeoutError(f"the event thread did not run the JS call within {self.timeout} s")
         if box.error is not None:
@@ -398,8 +406,8 @@ class JSRuntime:
             raise JSError("a Promise cannot be waited for on the event thread: it settles later")
         clock: Any = _clock.current
         if clock.virtual:
-            clock.run_until(lambda: promise.settled, timeout, "the Promise")
-        elif not promise._settled.wait(timeout):
+            _join_drive(clock, promise._settled, timeout, "the Promise", timeout)
+        if not promise._settled.wait(0 if clock.virtual else timeout):
             raise TimeoutError(f"the Promise did not settle within {timeout} s")
 
     def _adopted(self) -> int:

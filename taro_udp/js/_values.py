@@ -79,7 +79,11 @@ class JSPromise(JSHandle):
     Returns the value it was fulfilled with, or raises its rejection as ``JSError``
     (a rejection with a value that is not an Error is a ``JSError`` whose message is
     that value's text). Under a virtual clock the wait drives virtual time and
-    ``timeout`` counts virtual seconds.
+    ``timeout`` counts virtual seconds (from another thread while the test's drive
+    runs, it waits for that drive). A Promise handed to Python is Python's to handle:
+    a rejection is an uncaught error only if ``result()`` is never called before the
+    handle is garbage collected or the runtime closed. ``close()`` ends a waiting
+    ``result()`` with ``JSError("the JS runtime is closed")``.
     """
 
     def __init__(self, runtime: JSRuntime, handle_id: int) -> None:
