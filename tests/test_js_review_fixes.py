@@ -233,6 +233,24 @@ def test_r09_line_one_columns_are_the_files_own_and_a_hashbang_line_is_allowed(
         assert rt.require("./tool") == "ran"
 
 
+def test_r16_an_error_thrown_out_of_eval_keeps_its_whole_message(runtime: JSRuntime) -> None:
+    runtime.eval("globalThis.fail = (m) => { throw new TypeError(m) }; 1")
+    for message, source in (
+        ("device said: a\0b and more", 'fail("device said: a\\0b and more")'),
+        ("\ud800 lone", 'fail("\\ud800 lone")'),
+    ):
+        with pytest.raises(JSError) as info:
+            runtime.eval(source)
+        assert info.value.name == "TypeError"
+        assert str(info.value) == message
+        assert "at <eval> (<input>:1:1)" in info.value.stack
+    # The method the runtime watches looks like the engine's own.
+    assert runtime.eval(
+        "[String(Error.prototype.toString), Error.prototype.toString.name,"
+        " Object.keys(Error.prototype).length, String(new RangeError('r'))]"
+    ) == ["function toString() {\n    [native code]\n}", "toString", 0, "RangeError: r"]
+
+
 def test_r18_error_classes_are_bounded_and_standard_names_still_work(runtime: JSRuntime) -> None:
     errors = runtime.eval(
         "const out = []; for (let i = 0; i < 400; i++) { const e = new Error('x');"

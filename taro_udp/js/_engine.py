@@ -469,7 +469,7 @@ class Engine:
             try:
                 value = self._context.eval(source)
             except quickjs.JSException as exc:
-                raise self._uncatchable(exc) from None
+                raise self._thrown_by_script(exc) from None
             except (TypeError, UnicodeDecodeError) as exc:
                 # The binding could not convert the completion value (a long string made
                 # by concatenation, a lone surrogate, a small BigInt): the script ran.
@@ -513,6 +513,27 @@ class Engine:
         entries = _entries()
         if entries and entries[-1] is self:
             entries.pop()
+
+    def _thrown_by_script(self, exc: BaseException) -> JSError:
+        """What ``eval`` threw: the binding's text, or, when that text is the one of the
+        last Error made text (the binding's conversion), that Error read whole."""
+        error = self._uncatchable(exc)
+        dispatch = self._dispatch
+        if isinstance(error, RunawayScriptError) or dispatch is None:
+            return error
+        try:
+            raw = dispatch("lastThrown")
+        except quickjs.JSException:  # out of memory again: the binding's text it is
+            return error
+        if type(raw) is not str or not raw:
+            return error
+        found = json.loads(raw)
+        name, message = str(found["name"]), str(found["message"])
+        head = f"{name}: {message}" if name and message else name or message
+        text = head.split("\0", 1)[0].encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        if text != str(exc).split("\n", 1)[0]:
+            return error  # not that error (a thrown value that is not an Error)
+        return js_error(name, message, str(found["stack"]))
 
     def _uncatchable(self, exc: BaseException) -> JSError:
         text = str(exc).split("\n", 1)

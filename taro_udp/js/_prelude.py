@@ -319,6 +319,19 @@ PRELUDE = r"""
     }
   }
   g.TextEncoder = TextEncoder;
+
+  // -- errors thrown out of eval() -------------------------------------------------------
+  // The binding turns such an error into text through Error.prototype.toString, as a C
+  // string: cut at a NUL, a lone surrogate mangled. The last error made text is kept
+  // for Python to read whole (api.lastThrown). A Proxy of the method: it looks and
+  // behaves as the engine's own (name, length, source text "[native code]").
+  let lastStringified;
+  O.defineProperty(Error.prototype, 'toString', {
+    value: new Proxy(Error.prototype.toString, {
+      apply(target, self, args) { lastStringified = self; return apply(target, self, args); },
+    }),
+    writable: true, enumerable: false, configurable: true,
+  });
   g.TextDecoder = TextDecoder;
 
   // -- UDPSocket -----------------------------------------------------------------------
@@ -729,6 +742,11 @@ PRELUDE = r"""
     seed: seedRandom,
     fireClosed,
     json(value) { return value; },
+    lastThrown() {
+      const e = lastStringified;
+      lastStringified = undefined;
+      return e instanceof Error ? thrown(e) : undefined;
+    },
     require(path) { return g.require(path); },
     launch(queryJson) {
       const query = jsonParse(queryJson);
