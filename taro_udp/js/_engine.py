@@ -69,8 +69,9 @@ _threads = threading.local()
 
 
 def _entries() -> List[Engine]:
-    entries: Optional[List[Engine]] = getattr(_threads, "entries", None)
-    if entries is None:
+    try:
+        entries: List[Engine] = _threads.entries
+    except AttributeError:  # the thread's first entry
         entries = _threads.entries = []
     return entries
 
@@ -272,6 +273,8 @@ class Engine:
         self._stack_budget = 0
         self._stack_moved = False  # a nested entry changed the engine's stack size
         self._depth = 0  # entries into this engine under way (nested ones: > 1)
+        # The entering thread's list of entries (see _entries), while an entry is under way.
+        self._entries: Optional[List[Engine]] = None
         self._memory_limit = memory_limit
         self._fit_stack()
         if memory_limit:
@@ -496,7 +499,9 @@ class Engine:
         the outer's is restored when the inner returns, so the watchdog still stops the
         outer script.
         """
-        entries = _entries()
+        entries = self._entries
+        if entries is None or not self._depth:  # the outermost entry: this thread's list
+            entries = self._entries = _entries()
         if entries:
             self._keep_stack_limit(entries[-1])
         elif self._stack_moved or self._stack_thread != threading.get_ident():
@@ -510,7 +515,7 @@ class Engine:
     def _leave(self, outer: float) -> None:
         self._depth -= 1
         self._deadline = outer
-        entries = _entries()
+        entries = self._entries
         if entries and entries[-1] is self:
             entries.pop()
 
