@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import taro_udp
@@ -32,6 +33,7 @@ _EVENTS = {
     "listening": ("onListening", "offListening"),
     "close": ("onClose", "offClose"),
 }
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SEND_KEYS = ("address", "port", "offset", "length", "setBroadcast", "message", "data")
 
 
@@ -111,6 +113,12 @@ class Bridge:
 
     def _option(self, given: Dict[str, Any]) -> Dict[str, Any]:
         option = {key: given[key] for key in _SEND_KEYS if key in given}
+        for key in ("message", "data"):
+            value = option.get(key)
+            if type(value) is str and _LONE_SURROGATE.search(value):
+                # A JS string with a lone surrogate (a name cut inside an emoji): UTF-8 as
+                # Node's Buffer and TextEncoder make it, with U+FFFD in its place.
+                option[key] = _LONE_SURROGATE.sub("\ufffd", value)
         for key in ("message", "data"):
             encoded = given.get(key + "$b64")
             if type(encoded) is str:

@@ -11,14 +11,20 @@ Python synchronously. Three of its limits shape this module:
   interrupted`` and the entry ends with ``RunawayScriptError``; the runtime goes on.
 - The binding has no hook for Promise rejections nobody handles; QuickJS's
   ``JS_SetHostPromiseRejectionTracker`` is installed the same way, and what is still
-  unhandled once a task's jobs are drained is logged and reported (``on_error``).
+  unhandled once a task's jobs are drained is logged and reported (``on_error``). Each
+  rejected Promise is held (a reference) until then, so that no other Promise can take
+  its address meanwhile. Jobs run when the outermost entry into the engine ends (a
+  microtask checkpoint), never when a nested one (a stub calling back into JS) does.
 - The binding's ``eval`` names every file ``<input>``: modules are compiled through
   ``JS_Eval`` with their own file name instead (``compile_module``), which runs no code.
 - A context must not be used by two threads at once. Every call here happens on the
   event thread (which may be a new thread after the old one retired: the binding moves
   the engine's stack limit to the calling thread on every entry, and this module sizes
   it from that thread's real stack, so deep recursion is a ``RangeError``, never a
-  crash, whatever ``threading.stack_size`` or ``ulimit -s`` gave the thread).
+  crash, whatever ``threading.stack_size`` or ``ulimit -s`` gave the thread). The
+  budget is the thread's: a nested entry, into this engine or another one on the same
+  thread, gets what the running entry has left, never more, and is refused with a
+  ``RangeError`` when too little is left.
 
 If the engine's symbols or layout are not what this module expects, the runtime still
 works, without the watchdog and the rejection log (a warning says so once).
@@ -37,7 +43,7 @@ import quickjs
 
 from .. import _log
 from . import _bytecode
-from ._errors import PRELUDE_FILE, JSError, RunawayScriptError, js_error
+from ._errors import MODULE_HEAD, PRELUDE_FILE, JSError, RunawayScriptError, clean_stack, js_error
 from ._prelude import PRELUDE
 from ._stack import js_stack_budget, thread_stack_size
 from ._values import MARK
@@ -45,14 +51,34 @@ from ._values import MARK
 __all__ = ["Engine"]
 
 _JS_TAG_STRING = -7
-# C stack kept back between an outer entry's limit and a nested entry's (bytes).
+# The smallest memory_limit suggested when a smaller one cannot start the runtime: the
+# prelude takes about 220 kB of heap, and a mini-program needs room of its own.
+MIN_MEMORY = 1024 * 1024
+# C stack kept back between an outer entry's limit and a nested entry's (bytes): the
+# nested entry's own frames (the binding, Python) live there.
 _STACK_SLACK = 32 * 1024
 _JS_TAG_EXCEPTION = 6
 # Where a compiled module (or its SyntaxError) waits for the prelude's require().
 SLOT = "__taroCompiled"
 # A module's source is wrapped on its own first line: its line numbers stay exact.
-_MODULE_HEAD = "(function (exports, require, module, __filename, __dirname) {"
+_MODULE_HEAD = MODULE_HEAD  # (its columns on line 1 are taken off in clean_stack)
 _MODULE_TAIL = "\n})"
+# Each thread's entries into JS under way, of every engine, innermost last: the C stack
+# budget is the thread's, shared by all the engines that run on it.
+_threads = threading.local()
+
+
+def _entries() -> List[Engine]:
+    try:
+        entries: List[Engine] = _threads.entries
+    except AttributeError:  # the thread's first entry
+        entries = _threads.entries = []
+    return entries
+
+
+def _stack_exceeded() -> JSError:
+    # The engine's own words: a nested entry refused is the same overflow.
+    return js_error("RangeError", "Maximum call stack size exceeded")
 
 
 class _Function(Protocol):
@@ -127,6 +153,14 @@ class _Native:
         self.is_error = lib.JS_IsError
         self.is_error.restype = ctypes.c_bool
         self.is_error.argtypes = [_JSValue]  # quickjs-ng: JS_IsError(JSValueConst val)
+        # Holding and letting go of a rejected Promise: with the GIL held (PyDLL), since
+        # the last reference may free JS objects that hold Python ones.
+        pylib = ctypes.PyDLL(str(module.__file__))
+        self.dup_value = pylib.JS_DupValue
+        self.dup_value.restype = _JSValue
+        self.dup_value.argtypes = [ctypes.c_void_p, _JSValue]
+        self.release_value = pylib.JS_FreeValue
+        self.release_value.argtypes = [ctypes.c_void_p, _JSValue]
 
     def runtime_of(self, context: object) -> Optional[int]:
         """The ``JSRuntime*`` of a ``quickjs.Context``, checked, or ``None``."""
@@ -238,15 +272,39 @@ class Engine:
         self._stack_thread: Optional[int] = None
         self._stack_budget = 0
         self._stack_moved = False  # a nested entry changed the engine's stack size
-        self._depth = 0  # entries into JS under way (nested ones: > 1)
+        self._depth = 0  # entries into this engine under way (nested ones: > 1)
+        # The entering thread's list of entries (see _entries), while an entry is under way.
+        self._entries: Optional[List[Engine]] = None
+        self._memory_limit = memory_limit
         self._fit_stack()
         if memory_limit:
             self._context.set_memory_limit(memory_limit)
-        self._rejections: Dict[int, JSError] = {}
+        # Unhandled rejections by the Promise's address; each Promise is held (a
+        # reference) until it is handled or reported, so that its address cannot be
+        # reused by another Promise meanwhile.
+        self._rejections: Dict[int, Tuple[_JSValue, JSError]] = {}
+        # Rejections handled before they were reported (the prelude asks, to know
+        # whether a rejected Promise it hands to Python was unhandled until then).
+        self.adopted = 0
         self._interrupt: Any = None
         self._tracker: Any = None
         self._runtime: Optional[int] = None
         self._ctx: Optional[int] = None
+        self._dispatch: Optional[_Function] = None
+        try:
+            self._start(host, now, perf)
+        except (quickjs.JSException, RuntimeError):
+            self.close()
+            if memory_limit:  # the prelude starts whenever the heap is not bounded
+                raise ValueError(
+                    f"memory_limit={memory_limit} bytes is too small for the JS runtime to "
+                    f"start: give it {MIN_MEMORY} bytes at least (or None)"
+                ) from None
+            raise
+
+    def _start(
+        self, host: Callable[[str, str], str], now: Callable[[], float], perf: Callable[[], float]
+    ) -> None:
         self._install_hooks()
         self._context.add_callable("__taroHost", host)
         self._context.add_callable("__taroNow", now)
@@ -255,7 +313,7 @@ class Engine:
             raise RuntimeError("taro_udp.js: the prelude does not compile")
         factory = self._context.get(SLOT)
         self._context.eval(f"delete globalThis.{SLOT};")
-        self._dispatch: Optional[_Function] = factory(
+        self._dispatch = factory(
             self._context.get("__taroHost"),
             self._context.get("__taroNow"),
             self._context.get("__taroPerf"),
@@ -293,11 +351,14 @@ class Engine:
         self, ctx: int, promise: _JSValue, reason: _JSValue, handled: bool, _opaque: int
     ) -> None:
         try:
-            if handled:
-                self._rejections.pop(promise.u, None)
-                return
             native = _native
             assert native is not None
+            if handled:
+                held = self._rejections.pop(promise.u, None)
+                if held is not None:
+                    native.release_value(ctx, held[0])  # the caller still holds it
+                    self.adopted += 1
+                return
             if native.is_error(reason):
                 name = native.property_text(ctx, reason, b"name")
                 message = native.property_text(ctx, reason, b"message")
@@ -305,7 +366,8 @@ class Engine:
             else:
                 text = native.text(ctx, reason)
                 error = js_error("", "(a reason that cannot be shown)" if text is None else text)
-            self._rejections[promise.u] = error
+            if promise.u not in self._rejections:
+                self._rejections[promise.u] = (native.dup_value(ctx, promise), error)
         except BaseException as exc:  # noqa: BLE001 - never raise through C
             _log.error("taro_udp.js: the rejection tracker failed", exc=exc)
 
@@ -317,16 +379,20 @@ class Engine:
         self._context.set_max_stack_size(self._stack_budget)
         self._stack_moved = False
 
-    def _keep_stack_limit(self) -> None:
-        # A nested entry: the binding moves the engine's stack top to here, which would
-        # give the inner script a whole new budget below the outer one's, past the real
-        # end of the stack. Shrink the budget to what the outer entry has left, so that
-        # the limit stays where it was (a little above: the inner entry's own frames).
-        ctx, native = self._ctx, _native
+    def _keep_stack_limit(self, active: Engine) -> None:
+        # A nested entry (into this engine or another one, on the same thread): the
+        # binding moves the engine's stack top to here, which would give the inner script
+        # a whole new budget below the outer one's, past the real end of the stack.
+        # Shrink the budget to what the innermost running entry (``active``) has left, so
+        # that the limit stays where it was (a little above: the inner entry's own
+        # frames); with too little left, the entry is refused: a RangeError at once.
+        ctx, native = active._ctx, _native
         if ctx is None or native is None:
             return
-        left = native.stack_left(ctx)
-        self._context.set_max_stack_size(max(_STACK_SLACK, left - _STACK_SLACK))
+        left = native.stack_left(ctx) - _STACK_SLACK
+        if left < _STACK_SLACK:
+            raise _stack_exceeded()
+        self._context.set_max_stack_size(left)
         self._stack_moved = True
 
     @property
@@ -346,6 +412,8 @@ class Engine:
         for the prelude's ``require``; returns whether it compiled. No module code runs.
         ``wrap=False`` compiles ``source`` as it is (an expression).
         """
+        if wrap and source.startswith("#!"):
+            source = "//" + source[2:]  # a hashbang line, as Node allows: columns unchanged
         text = f"{_MODULE_HEAD}{source}{_MODULE_TAIL}" if wrap else source
         native = _native
         if native is not None and self._ctx is not None:
@@ -380,13 +448,16 @@ class Engine:
             except quickjs.JSException as exc:  # uncatchable: interrupted, out of memory
                 raise self._uncatchable(exc) from None
             finally:
-                self._drain_jobs()
+                if self._depth == 1:  # the JS stack is empty again: a microtask checkpoint
+                    self._drain_jobs()
         finally:
             self._leave(outer)
         if type(raw) is str:
             return raw
         # What was thrown: an object, whose JSON the binding makes (a flat string).
         error = json.loads(raw.json())
+        if error["name"] == "" and self._out_of_memory(str(error["message"])):
+            raise self.out_of_memory()
         raise js_error(str(error["name"]), str(error["message"]), str(error["stack"]))
 
     def run_script(self, source: str) -> Tuple[bool, Any]:
@@ -401,7 +472,7 @@ class Engine:
             try:
                 value = self._context.eval(source)
             except quickjs.JSException as exc:
-                raise self._uncatchable(exc) from None
+                raise self._thrown_by_script(exc) from None
             except (TypeError, UnicodeDecodeError) as exc:
                 # The binding could not convert the completion value (a long string made
                 # by concatenation, a lone surrogate, a small BigInt): the script ran.
@@ -410,7 +481,8 @@ class Engine:
                     f"completion value ({exc}): return it inside an array or object"
                 ) from None
             finally:
-                self._drain_jobs()
+                if self._depth == 1:
+                    self._drain_jobs()
         finally:
             self._leave(outer)
         if isinstance(value, quickjs.Object):
@@ -427,10 +499,14 @@ class Engine:
         the outer's is restored when the inner returns, so the watchdog still stops the
         outer script.
         """
-        if self._depth:
-            self._keep_stack_limit()
+        entries = self._entries
+        if entries is None or not self._depth:  # the outermost entry: this thread's list
+            entries = self._entries = _entries()
+        if entries:
+            self._keep_stack_limit(entries[-1])
         elif self._stack_moved or self._stack_thread != threading.get_ident():
             self._fit_stack()
+        entries.append(self)
         self._depth += 1
         outer = self._deadline
         self._deadline = min(outer, time.monotonic() + self.script_timeout)
@@ -439,6 +515,30 @@ class Engine:
     def _leave(self, outer: float) -> None:
         self._depth -= 1
         self._deadline = outer
+        entries = self._entries
+        if entries and entries[-1] is self:
+            entries.pop()
+
+    def _thrown_by_script(self, exc: BaseException) -> JSError:
+        """What ``eval`` threw: the binding's text, or, when that text is the one of the
+        last Error made text (the binding's conversion), that Error read whole."""
+        error = self._uncatchable(exc)
+        dispatch = self._dispatch
+        if isinstance(error, RunawayScriptError) or dispatch is None:
+            return error
+        try:
+            raw = dispatch("lastThrown")
+        except quickjs.JSException:  # out of memory again: the binding's text it is
+            return error
+        if type(raw) is not str or not raw:
+            return error
+        found = json.loads(raw)
+        name, message = str(found["name"]), str(found["message"])
+        head = f"{name}: {message}" if name and message else name or message
+        text = head.split("\0", 1)[0].encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        if text != str(exc).split("\n", 1)[0]:
+            return error  # not that error (a thrown value that is not an Error)
+        return js_error(name, message, str(found["stack"]))
 
     def _uncatchable(self, exc: BaseException) -> JSError:
         text = str(exc).split("\n", 1)
@@ -446,11 +546,31 @@ class Engine:
             return RunawayScriptError(
                 f"interrupted: the script ran longer than {self.script_timeout:g} s "
                 "(script_timeout)",
-                text[1] if len(text) > 1 else "",
+                clean_stack(text[1]) if len(text) > 1 else "",
             )
+        if self._out_of_memory(text[0]):
+            return self.out_of_memory(text[1] if len(text) > 1 else "")
         name, _, message = text[0].partition(": ")
         return js_error(
             name or "InternalError", message or text[0], text[1] if len(text) > 1 else ""
+        )
+
+    def _out_of_memory(self, head: str) -> bool:
+        # QuickJS throws `null` when it cannot even build its "out of memory" error; the
+        # heap is freed again by the time the entry ends, so a script's own `throw null`
+        # cannot be told apart (under a memory_limit: always, by default). The report
+        # says both.
+        return head == "InternalError: out of memory" or (
+            head == "null" and self._memory_limit is not None
+        )
+
+    def out_of_memory(self, stack: str = "") -> JSError:
+        """The error of a script that hit ``memory_limit``."""
+        return js_error(
+            "InternalError",
+            f"out of memory: the JS heap reached memory_limit ({self._memory_limit} bytes)"
+            " (or the script threw null, which reads the same)",
+            stack,
         )
 
     def _drain_jobs(self) -> None:
@@ -481,18 +601,27 @@ class Engine:
     def _report_rejections(self) -> None:
         if not self._rejections:
             return
-        unhandled: List[JSError] = list(self._rejections.values())
+        unhandled = list(self._rejections.values())
         self._rejections.clear()
-        for error in unhandled:
+        self._let_go([promise for promise, _ in unhandled])
+        for _, error in unhandled:
             _log.error(
                 "taro_udp.js: unhandled promise rejection: %s",
                 error.report.split(" ", 1)[1],
             )
             self._uncaught(error)
 
+    def _let_go(self, promises: List[_JSValue]) -> None:
+        native, ctx = _native, self._ctx
+        if native is not None and ctx is not None and self._context is not None:
+            for promise in promises:
+                native.release_value(ctx, promise)
+
     def close(self) -> None:
         """Drop the context (event thread): nothing of it is used afterwards."""
         self._dispatch = None
+        self._let_go([promise for promise, _ in self._rejections.values()])
+        self._rejections.clear()
         native = _native
         if self._runtime is not None and native is not None:
             native.set_interrupt(self._runtime, None, None)

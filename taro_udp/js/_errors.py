@@ -10,13 +10,27 @@ not an ``Error`` (``throw 5``) is a plain ``JSError`` whose ``name`` is ``""``.
 
 from __future__ import annotations
 
-from typing import Dict, Type
+import collections
+import re
+from typing import Type
 
 __all__ = ["JSError", "RunawayScriptError", "clean_stack", "js_error"]
 
 # The file name the runtime's own JS (the prelude) is compiled under: its frames are
 # left out of every stack shown to a user.
 PRELUDE_FILE = "taro_udp:prelude"
+# A module's code is compiled inside its wrapper function, whose header shares the
+# file's first line (so that line numbers stay exact): columns on line 1 are this much
+# too far right. Frames of ``<input>`` (eval'd scripts, stubs) are not wrapped.
+MODULE_HEAD = "(function (exports, require, module, __filename, __dirname) {"
+_LINE_ONE = re.compile(r"(?<=[\s(])([^\s()<>][^\s()]*):1:(\d+)(?=\)?$)")
+
+
+def _line_one(match: re.Match[str]) -> str:
+    column = int(match.group(2))
+    if match.group(1) == PRELUDE_FILE or column <= len(MODULE_HEAD):
+        return match.group(0)
+    return f"{match.group(1)}:1:{column - len(MODULE_HEAD)}"
 
 
 def clean_stack(stack: str) -> str:
@@ -26,7 +40,7 @@ def clean_stack(stack: str) -> str:
     # calling it); those between two of the script's frames (``at map (native)``) stay.
     while lines and lines[-1].strip().endswith("(native)"):
         lines.pop()
-    return "\n".join(lines)
+    return "\n".join(_LINE_ONE.sub(_line_one, line) for line in lines)
 
 
 class JSError(Exception):
@@ -64,7 +78,10 @@ class RunawayScriptError(JSError):
 
 RunawayScriptError.__name__ = RunawayScriptError.__qualname__ = "InternalError"
 
-_classes: Dict[str, Type[JSError]] = {}
+# The classes made for JS error names, the most recently used last: a script may make
+# any number of names (e.name = 'E' + id), so only the last _CLASSES are kept.
+_CLASSES = 256
+_classes: collections.OrderedDict[str, Type[JSError]] = collections.OrderedDict()
 
 
 def js_error(name: str, message: str, stack: str = "") -> JSError:
@@ -83,4 +100,8 @@ def js_error(name: str, message: str, stack: str = "") -> JSError:
     if cls is None:
         cls = type(name, (JSError,), {"name": name, "__module__": __name__})
         _classes[name] = cls
+        if len(_classes) > _CLASSES:
+            _classes.popitem(last=False)
+    else:
+        _classes.move_to_end(name)
     return cls(message, stack)

@@ -21,13 +21,24 @@ PRELUDE = r"""
 (function (host, hostNow, hostPerf, MARK, SLOT) {
   'use strict';
   const g = globalThis;
-  const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+  // The intrinsics the runtime's own plumbing uses, kept now: a script that replaces
+  // JSON.parse, Object.keys or Promise.prototype.then changes nothing of the runtime.
+  const apply = Reflect.apply, construct = Reflect.construct;
+  const jsonParse = JSON.parse, jsonStringify = JSON.stringify;
+  const O = { defineProperty: Object.defineProperty, keys: Object.keys, entries: Object.entries,
+              assign: Object.assign, create: Object.create };
+  const ownProperty = Object.prototype.hasOwnProperty;
+  const RealPromise = Promise, promiseResolve = Promise.resolve, promiseReject = Promise.reject;
+  const promiseThen = Promise.prototype.then;
+  const resolved = (v) => apply(promiseResolve, RealPromise, [v]);
+  const then = (p, onOk, onFail) => apply(promiseThen, p, [onOk, onFail]);
+  const hasOwn = (object, key) => apply(ownProperty, object, [key]);
   const ERRORS = { TypeError, RangeError, SyntaxError, ReferenceError };
 
   function call(op, args) {
-    const r = host(op, args === undefined ? '' : JSON.stringify(args));
+    const r = host(op, args === undefined ? '' : jsonStringify(args));
     if (r.charCodeAt(0) === 101) {  // 'e'
-      const e = JSON.parse(r.slice(1));
+      const e = jsonParse(r.slice(1));
       throw new (ERRORS[e.name] || Error)(e.message);
     }
     return r.length > 1 ? dec(r.slice(1)) : undefined;
@@ -43,6 +54,20 @@ PRELUDE = r"""
   const handles = new Map();
   let nextHandle = 1;
   function handle(value) { const id = nextHandle++; handles.set(id, value); return id; }
+  // A Promise handed to Python is Python's to handle (JSPromise.result()): its
+  // rejection is reported only if Python lets go of it unobserved (or at close).
+  const observed = new Set(), unobserved = new Map();
+  // One rejected before the hand-over is Python's only if no JS code handled it and it
+  // was not reported yet: Python's handler is then the first (the engine counts those).
+  function handOver(p) {
+    const id = handle(p);
+    const before = call('adopted');
+    let early = true;
+    then(p, undefined, (e) => { if (!observed.has(id) && (adopted || !early)) unobserved.set(id, e); });
+    const adopted = call('adopted') !== before;
+    then(resolved(), () => { early = false; });
+    return id;
+  }
   function tag(kind, payload) { return { [MARK]: [kind, payload] }; }
   function replacer(key, v) {
     switch (typeof v) {
@@ -55,14 +80,14 @@ PRELUDE = r"""
         if (v === null) return v;
         if (v instanceof ArrayBuffer) return tag('bytes', new Uint8Array(v).toBase64());
         if (v instanceof Error) return tag('error', [String(v.name), String(v.message), String(v.stack || '')]);
-        if (v instanceof Promise) return tag('promise', handle(v));
+        if (v instanceof RealPromise) return tag('promise', handOver(v));
         return v;
     }
   }
   // JSON.stringify's output is one flat string: it crosses the binding at any length.
-  function enc(value) { return JSON.stringify(value, replacer); }
+  function enc(value) { return jsonStringify(value, replacer); }
   function reviver(key, v) {
-    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, MARK)) return v;
+    if (v === null || typeof v !== 'object' || !hasOwn(v, MARK)) return v;
     const [kind, payload] = v[MARK];
     if (kind === 'bytes') return toBuffer(payload);
     if (kind === 'number') return Number(payload);
@@ -70,7 +95,7 @@ PRELUDE = r"""
     if (kind === 'py') return function (...args) { return call('callPython', [payload, encText(args)]); };
     return v;
   }
-  function dec(text) { return text.indexOf(MARK) < 0 ? JSON.parse(text) : JSON.parse(text, reviver); }
+  function dec(text) { return text.indexOf(MARK) < 0 ? jsonParse(text) : jsonParse(text, reviver); }
   function encText(value) { const t = enc(value); return t === undefined ? null : t; }
 
   // -- binary <-> base64 --------------------------------------------------------------
@@ -91,15 +116,15 @@ PRELUDE = r"""
   function TaroDate(...args) {
     if (!new.target) return new RealDate(hostNow()).toString();
     // new.target: a subclass (class Stamp extends Date) gets a Stamp.
-    return Reflect.construct(RealDate, args.length ? args : [hostNow()], new.target);
+    return construct(RealDate, args.length ? args : [hostNow()], new.target);
   }
-  Object.defineProperty(TaroDate, 'name', { value: 'Date' });
-  Object.defineProperty(TaroDate, 'length', { value: 7 });
+  O.defineProperty(TaroDate, 'name', { value: 'Date' });
+  O.defineProperty(TaroDate, 'length', { value: 7 });
   TaroDate.prototype = RealDate.prototype;
   TaroDate.now = hostNow;
   TaroDate.parse = RealDate.parse;
   TaroDate.UTC = RealDate.UTC;
-  Object.defineProperty(RealDate.prototype, 'constructor', { value: TaroDate, writable: true,
+  O.defineProperty(RealDate.prototype, 'constructor', { value: TaroDate, writable: true,
                                                              configurable: true });
   g.Date = TaroDate;
   g.performance = { now: hostPerf };
@@ -125,7 +150,7 @@ PRELUDE = r"""
   g.setInterval = (fn, delay, ...args) => schedule(fn, delay, args, true);
   g.clearTimeout = clear;
   g.clearInterval = clear;
-  g.queueMicrotask = g.queueMicrotask || ((fn) => { Promise.resolve().then(fn); });
+  g.queueMicrotask = g.queueMicrotask || ((fn) => { then(resolved(), fn); });
 
   // -- randomness: the engine's own, or seeded from the simulated network's seed --------
   // Seeded (api.seed, when a SimulatedNetwork is active), Math.random and
@@ -144,7 +169,7 @@ PRELUDE = r"""
       c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11);
       return r;
     };
-    Object.defineProperty(Math, 'random', { value: function random() {
+    O.defineProperty(Math, 'random', { value: function random() {
       return ((nextWord() >>> 5) * 67108864 + (nextWord() >>> 6)) / 9007199254740992;  // 53 bits
     }, writable: true, configurable: true });
   }
@@ -180,13 +205,13 @@ PRELUDE = r"""
 
   // -- console -----------------------------------------------------------------------
   function show(value, depth) {
-    if (typeof value === 'string') return depth ? JSON.stringify(value) : value;
+    if (typeof value === 'string') return depth ? jsonStringify(value) : value;
     if (value instanceof Error) return value.stack ? value.name + ': ' + value.message + '\n' + value.stack : String(value);
     if (typeof value === 'function') return '[Function ' + (value.name || 'anonymous') + ']';
     if (value instanceof ArrayBuffer) return 'ArrayBuffer { byteLength: ' + value.byteLength + ' }';
     if (typeof value === 'object' && value !== null) {
       try {
-        return JSON.stringify(value, (k, v) => {
+        return jsonStringify(value, (k, v) => {
           if (v instanceof ArrayBuffer) return 'ArrayBuffer { byteLength: ' + v.byteLength + ' }';
           if (typeof v === 'function') return '[Function ' + (v.name || 'anonymous') + ']';
           if (typeof v === 'bigint') return v.toString() + 'n';
@@ -294,6 +319,19 @@ PRELUDE = r"""
     }
   }
   g.TextEncoder = TextEncoder;
+
+  // -- errors thrown out of eval() -------------------------------------------------------
+  // The binding turns such an error into text through Error.prototype.toString, as a C
+  // string: cut at a NUL, a lone surrogate mangled. The last error made text is kept
+  // for Python to read whole (api.lastThrown). A Proxy of the method: it looks and
+  // behaves as the engine's own (name, length, source text "[native code]").
+  let lastStringified;
+  O.defineProperty(Error.prototype, 'toString', {
+    value: new Proxy(Error.prototype.toString, {
+      apply(target, self, args) { lastStringified = self; return apply(target, self, args); },
+    }),
+    writable: true, enumerable: false, configurable: true,
+  });
   g.TextDecoder = TextDecoder;
 
   // -- UDPSocket -----------------------------------------------------------------------
@@ -317,9 +355,9 @@ PRELUDE = r"""
 
   class UDPSocket {
     constructor(id) {
-      Object.defineProperty(this, '_id', { value: id });
-      Object.defineProperty(this, '_listeners', { value: { message: new Map(), error: new Map(), listening: new Map(), close: new Map() } });
-      Object.defineProperty(this, '_errors', { value: new Map() });  // once closed: id -> error listener
+      O.defineProperty(this, '_id', { value: id });
+      O.defineProperty(this, '_listeners', { value: { message: new Map(), error: new Map(), listening: new Map(), close: new Map() } });
+      O.defineProperty(this, '_errors', { value: new Map() });  // once closed: id -> error listener
     }
     bind(port) {
       // A failed bind returns 0 (never a bound port) and is reported to onError: the
@@ -345,7 +383,7 @@ PRELUDE = r"""
         any = true;
       }
       if (any) out.$callbacks = keep(callbacks);
-      out.$keys = Object.keys(callbacks);
+      out.$keys = O.keys(callbacks);
       return call(method, [this._id, out]);
     }
     send(option) { this._result('send', option); }
@@ -375,7 +413,7 @@ PRELUDE = r"""
     const sock = live.get(id);
     if (sock === undefined) return;
     live.delete(id);
-    for (const [event, known] of Object.entries(sock._listeners)) {
+    for (const [event, known] of O.entries(sock._listeners)) {
       for (const [listener, fnId] of known) {
         fns.delete(fnId);
         if (event === 'error') sock._errors.set(fnId, listener);
@@ -390,7 +428,7 @@ PRELUDE = r"""
     const fn = sock === undefined ? undefined : sock._errors.get(fnId);
     if (fn !== undefined) fn(dec(json));
   }
-  for (const [Name, event] of Object.entries(EVENTS)) {
+  for (const [Name, event] of O.entries(EVENTS)) {
     UDPSocket.prototype['on' + Name] = function (listener) {
       if (typeof listener !== 'function') throw new TypeError('on' + Name + ': listener must be a function');
       const known = this._listeners[event];
@@ -432,14 +470,14 @@ PRELUDE = r"""
     if (typeof key !== 'string' || key === '') throw new TypeError(method + ': key must be a non-empty string');
     return key;
   }
-  const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+  const clone = (value) => (value === undefined ? undefined : jsonParse(jsonStringify(value)));
 
   // -- wx / Taro -------------------------------------------------------------------------
   // wx is a plain object with what is provided (and stubbed) as its own properties, so
   // that a call reads a plain property. Its prototype is a Proxy that sees only the
   // names wx lacks: they are absent (undefined, not `in wx`, canIUse false), as on a
   // phone where an API does not exist, and the first read of each logs a hint.
-  const provided = Object.assign(Object.create(null), {
+  const provided = O.assign(O.create(null), {
     createUDPSocket,
     getStorageSync(key) { key = storageKey(key, 'getStorageSync'); return storage.has(key) ? clone(storage.get(key)) : ''; },
     setStorageSync(key, value) { storage.set(storageKey(key, 'setStorageSync'), clone(value)); },
@@ -449,7 +487,7 @@ PRELUDE = r"""
     canIUse(name) { return typeof name === 'string' && hasOwn(wx, name.split('.')[0]); },
   });
   const hinted = new Set();
-  const absent = new Proxy(Object.create(null), {
+  const absent = new Proxy(O.create(null), {
     get(target, prop) {
       if (typeof prop !== 'string') return undefined;
       if (prop in Object.prototype) return Object.prototype[prop];  // wx.hasOwnProperty...
@@ -461,9 +499,9 @@ PRELUDE = r"""
     },
     has(target, prop) { return prop in Object.prototype; },
   });
-  const wx = Object.create(absent);
-  for (const name of Object.keys(provided)) {
-    Object.defineProperty(wx, name, { value: provided[name], writable: true, enumerable: true, configurable: true });
+  const wx = O.create(absent);
+  for (const name of O.keys(provided)) {
+    O.defineProperty(wx, name, { value: provided[name], writable: true, enumerable: true, configurable: true });
   }
   // The arguments of a Python stub: functions as JSFunction handles (a stub may call
   // them, then or later); an async call's success/fail/complete are left out (run here).
@@ -495,14 +533,14 @@ PRELUDE = r"""
         res = { errMsg: name + ':fail ' + e.message };
       }
       if (typeof option.success === 'function' || typeof option.fail === 'function' || typeof option.complete === 'function') {
-        Promise.resolve().then(() => settle(ok, res));
+        then(resolved(), () => settle(ok, res));
         return undefined;
       }
-      return ok ? Promise.resolve(res) : Promise.reject(res);
+      return ok ? resolved(res) : apply(promiseReject, RealPromise, [res]);
     };
   }
   function setStub(name, fn) {
-    Object.defineProperty(wx, name, { value: fn, writable: true, enumerable: true, configurable: true });
+    O.defineProperty(wx, name, { value: fn, writable: true, enumerable: true, configurable: true });
   }
   function removeStub(name) {
     if (name in provided) setStub(name, provided[name]);
@@ -526,14 +564,14 @@ PRELUDE = r"""
     getCurrentPages() { return pages.filter((p) => p !== undefined); },
     getCurrentInstance() {
       const page = currentPage();
-      return { app, page, router: page === undefined ? null : { path: '/' + page.route, params: Object.assign({}, page.options) } };
+      return { app, page, router: page === undefined ? null : { path: '/' + page.route, params: O.assign({}, page.options) } };
     },
   };
   // wx is Taro's prototype: what wx provides or a test stubs is Taro's too, and what wx
   // lacks is absent from both.
-  const Taro = Object.create(wx);
-  for (const name of Object.keys(taroOwn)) {
-    Object.defineProperty(Taro, name, { value: taroOwn[name], writable: true, enumerable: true, configurable: true });
+  const Taro = O.create(wx);
+  for (const name of O.keys(taroOwn)) {
+    O.defineProperty(Taro, name, { value: taroOwn[name], writable: true, enumerable: true, configurable: true });
   }
   g.Taro = Taro;
   const taroModule = new Proxy({}, {
@@ -570,7 +608,7 @@ PRELUDE = r"""
         const loaded = call('load', [found.path]);
         if (loaded.error !== undefined) throw new (ERRORS[loaded.name] || SyntaxError)(loaded.error);
         if (found.path.endsWith('.json')) {
-          module.exports = JSON.parse(loaded.source);
+          module.exports = jsonParse(loaded.source);
         } else {
           // Compiled by Python under the file's own name (Engine.compile_module), after
           // the transform for TypeScript and ES modules: the function, or the
@@ -580,7 +618,7 @@ PRELUDE = r"""
           if (!loaded.compiled) throw fn;
           loading.push(found.path);
           try {
-            fn.call(module.exports, module.exports, makeRequire(found.dir), module, found.path, found.dir);
+            apply(fn, module.exports, [module.exports, makeRequire(found.dir), module, found.path, found.dir]);
           } finally { loading.pop(); }
         }
       } catch (e) {
@@ -607,7 +645,7 @@ PRELUDE = r"""
     // constructor or prototype, and must not reach Object.prototype of the whole context.
     const put = (node, k, v) => {
       if (hasOwn(node, k)) node[k] = v;
-      else Object.defineProperty(node, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else O.defineProperty(node, k, { value: v, writable: true, enumerable: true, configurable: true });
     };
     let node = target;
     for (let i = 0; i < keys.length - 1; i++) {
@@ -623,11 +661,13 @@ PRELUDE = r"""
   }
   function setData(data, callback) {
     if (data === null || typeof data !== 'object') throw new TypeError('setData: data must be an object');
-    for (const [path, value] of Object.entries(data)) setPath(this.data, path, clone(value));
-    if (typeof callback === 'function') Promise.resolve().then(() => callback.call(this));
+    // The logic layer's this.data keeps the values given (a socket stays a socket), as
+    // in WeChat; only the view layer (page.data in Python) gets a JSON copy.
+    for (const [path, value] of O.entries(data)) setPath(this.data, path, value);
+    if (typeof callback === 'function') then(resolved(), () => apply(callback, this, []));
   }
   g.App = function App(options) {
-    app = Object.assign({}, options || {});
+    app = O.assign({}, options || {});
     return app;
   };
   g.getApp = function getApp() { return app; };
@@ -650,14 +690,14 @@ PRELUDE = r"""
     const o = definition.options;
     const page = {};
     if (definition.kind === 'page') {
-      for (const [k, v] of Object.entries(o)) if (k !== 'data') page[k] = v;
+      for (const [k, v] of O.entries(o)) if (k !== 'data') page[k] = v;
     } else {
-      Object.assign(page, o.methods || {});
+      O.assign(page, o.methods || {});
       page.properties = clone(o.properties) || {};
     }
     page.data = clone(o.data) || {};
     page.route = route;
-    page.options = Object.assign({}, query);
+    page.options = O.assign({}, query);
     page.setData = setData;
     return page;
   }
@@ -666,7 +706,7 @@ PRELUDE = r"""
       const o = definition.options;
       const fn = definition.kind === 'page' ? page[name]
         : (o.lifetimes && o.lifetimes[name]) || o[name] || (o.methods && o.methods[name]);
-      if (typeof fn === 'function') fn.call(page, arg);
+      if (typeof fn === 'function') apply(fn, page, [arg]);
     }
   }
 
@@ -702,9 +742,14 @@ PRELUDE = r"""
     seed: seedRandom,
     fireClosed,
     json(value) { return value; },
+    lastThrown() {
+      const e = lastStringified;
+      lastStringified = undefined;
+      return e instanceof Error ? thrown(e) : undefined;
+    },
     require(path) { return g.require(path); },
     launch(queryJson) {
-      const query = JSON.parse(queryJson);
+      const query = jsonParse(queryJson);
       for (const name of ['/app.js', '/app.ts']) {
         if (call('resolve', ['', name, true]) != null) { g.require(name); break; }
       }
@@ -713,7 +758,7 @@ PRELUDE = r"""
       }
     },
     open(route, queryJson) {
-      const query = JSON.parse(queryJson);
+      const query = jsonParse(queryJson);
       let definition = definitions.get(route);
       if (definition === undefined) {
         defining = route;
@@ -723,7 +768,7 @@ PRELUDE = r"""
       }
       const page = instantiate(route, definition, query);
       const index = pages.push(page) - 1;
-      Object.defineProperty(page, '$taroDefinition', { value: definition });
+      O.defineProperty(page, '$taroDefinition', { value: definition });
       if (definition.kind === 'component') lifecycle(page, definition, ['created', 'attached'], undefined);
       lifecycle(page, definition, ['onLoad'], page.options);
       lifecycle(page, definition, ['onShow'], undefined);
@@ -731,24 +776,39 @@ PRELUDE = r"""
       return index;
     },
     page(index) { return pages[index]; },
-    data(index) { const page = pages[index]; return page === undefined ? undefined : page.data; },
+    // The view layer's copy: JSON text already (a socket kept in data reads as {}).
+    data(index) { const page = pages[index]; return page === undefined ? undefined : jsonStringify(page.data); },
     method(index, name, argsJson) {
       const args = dec(argsJson);
       const page = pages[index];
       if (page === undefined) throw new Error('the page is closed');
       const fn = page[name];
       if (typeof fn !== 'function') throw new TypeError(page.route + '.' + name + ' is not a function');
-      return fn.apply(page, args);
+      return apply(fn, page, args);
     },
     callHandle(id, argsJson) {
       const fn = handles.get(id);
       if (typeof fn !== 'function') throw new TypeError('this JSFunction is no longer callable');
       return fn(...dec(argsJson));
     },
-    release(id) { handles.delete(id); },
+    release(id) {
+      handles.delete(id);
+      observed.delete(id);
+      if (!unobserved.has(id)) return undefined;
+      const e = unobserved.get(id);
+      unobserved.delete(id);
+      return thrown(e);  // a rejected Promise Python never awaited: uncaught after all
+    },
+    unobserved() {
+      const all = Array.from(unobserved.values(), thrown);
+      unobserved.clear();
+      return all;
+    },
     watch(id) {
+      observed.add(id);
+      unobserved.delete(id);
       const settled = (ok) => (value) => { call('settled', [id, ok, encText(value)]); };
-      Promise.resolve(handles.get(id)).then(settled(true), settled(false));
+      then(resolved(handles.get(id)), settled(true), settled(false));
     },
     closePage(index) {
       const page = pages[index];
@@ -789,7 +849,8 @@ PRELUDE = r"""
   return function dispatch(op, ...args) {
     try {
       const value = api[op](...args);
-      return value === undefined ? '' : enc(value);
+      if (value === undefined) return '';
+      return op === 'data' ? value : enc(value);
     } catch (e) {
       return thrown(e);
     }

@@ -21,6 +21,7 @@ import os
 import posixpath
 import sys
 import threading
+import time
 import typing
 import weakref
 from pathlib import Path
@@ -34,7 +35,7 @@ from taro_udp import _clock, _log, _loop
 from . import _netinfo, _options
 from ._bridge import Bridge
 from ._engine import Engine
-from ._errors import JSError
+from ._errors import JSError, js_error
 from ._resolve import BUILTIN_TARO, JSModuleNotFoundError, Resolver
 from ._transform import TransformError, needs_transform, transform
 from ._values import JSPromise, decode, encode
@@ -61,9 +62,27 @@ CONSOLE_LIMIT = 1000
 CONSOLE_CHARS = 1 << 20
 # Calls into JS that deliver an event (a datagram, a result, a timer), not a user's call.
 _EVENT_OPS = frozenset({"message", "fire", "fireClosed", "closed", "result", "timer"})
+# The JS error names a JSError raised through a call from JS is thrown there as (the
+# prelude's ERRORS); any other is an Error.
+_RETHROWN = frozenset({"TypeError", "RangeError", "SyntaxError", "ReferenceError"})
 # At most this many uncaught errors are kept in ``JSRuntime.errors`` (the first ones:
 # the cause comes before its consequences); the rest are counted.
 _MAX_ERRORS = 100
+
+
+class ErrorList(List[JSError]):
+    """``JSRuntime.errors``: the first uncaught errors, and how many more were dropped.
+
+    ``clear()`` (a test saying it expected them) also forgets the dropped ones.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def clear(self) -> None:
+        super().clear()
+        self.dropped = 0
 
 
 class ConsoleLine(NamedTuple):
@@ -98,6 +117,29 @@ class _Box:
         except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
             self.error = exc
         self.done.set()
+
+
+def _join_drive(
+    clock: Any, done: threading.Event, timeout: Optional[float], what: str, wait: float
+) -> None:
+    """Drive the virtual ``clock`` until ``done`` (``timeout`` virtual seconds, or none).
+
+    If another thread's drive is running (the test's ``run_until``), that drive runs the
+    event thread: wait for ``done`` instead (``wait`` real seconds at most), as a call
+    from another thread does in real time.
+    """
+    deadline = time.monotonic() + wait
+    while not done.is_set():
+        if getattr(clock, "_drive", None) is not None:
+            if time.monotonic() >= deadline:
+                return  # the caller's own wait reports it
+            done.wait(0.005)
+            continue
+        try:
+            clock.run_until(done.is_set, timeout, what)
+        except RuntimeError:
+            if getattr(clock, "_drive", None) is None:
+                raise  # not a drive already running: a real failure
 
 
 # Runtimes made so far on each simulated network: the second runtime of a test gets
@@ -169,8 +211,7 @@ class JSRuntime:
         )
         self._console_chars = 0
         self._on_console = on_console
-        self.errors: List[JSError] = []
-        self.errors_dropped = 0  # uncaught errors past the first _MAX_ERRORS
+        self.errors: List[JSError] = ErrorList()
         self._on_error = on_error
         self._python_fns: Dict[int, Callable[..., Any]] = {}
         self._promises: Dict[int, JSPromise] = {}
@@ -203,6 +244,7 @@ class JSRuntime:
             "randomBytes": _random_bytes,
             "callPython": self._call_python,
             "settled": self._settled,
+            "adopted": self._adopted,
         }
         self._resolver: Optional[Resolver] = None
         self._engine: Optional[Engine] = None
@@ -249,7 +291,7 @@ class JSRuntime:
         _loop.call_soon_or_raise(box.run, work, args)
         clock: Any = _clock.current
         if clock.virtual:  # lockstep: nothing runs outside a drive (time does not move)
-            clock.run_until(box.done.is_set, None, "the JS call")
+            _join_drive(clock, box.done, None, "the JS call", self.timeout)
         if not box.done.wait(self.timeout):
             raise TimeoutError(f"the event thread did not run the JS call within {self.timeout} s")
         if box.error is not None:
@@ -286,15 +328,23 @@ class JSRuntime:
 
     def _uncaught(self, error: JSError) -> None:
         # Event thread: an error no JS code caught.
-        if len(self.errors) < _MAX_ERRORS:
-            self.errors.append(error)
-        else:
-            self.errors_dropped += 1
+        errors = self.errors
+        if len(errors) < _MAX_ERRORS:
+            errors.append(error)
+        elif isinstance(errors, ErrorList):
+            errors.dropped += 1
         if self._on_error is not None:
             try:
                 self._on_error(error)
             except BaseException as exc:  # noqa: BLE001 - a hook must not break the runtime
                 _log.error("taro_udp.js: the on_error hook raised %s", type(exc).__name__, exc=exc)
+
+    @property
+    def errors_dropped(self) -> int:
+        """Uncaught errors past the first 100 (not kept in ``errors``; ``errors.clear()``
+        resets it)."""
+        errors = self.errors
+        return errors.dropped if isinstance(errors, ErrorList) else 0
 
     # -- handles ---------------------------------------------------------------------------
 
@@ -307,7 +357,19 @@ class JSRuntime:
     def _release_now(self, engine: Engine) -> None:
         released, self._released = self._released, []
         for handle_id in released:
-            engine.call("release", handle_id)
+            # A rejected Promise handed to Python and let go of without result(): it is
+            # an unhandled rejection after all.
+            self._report_unobserved(engine.call("release", handle_id))
+
+    def _report_unobserved(self, text: str) -> None:
+        found = json.loads(text) if text else []
+        for thrown in found if isinstance(found, list) else [found]:
+            error = js_error(str(thrown["name"]), str(thrown["message"]), str(thrown["stack"]))
+            _log.error(
+                "taro_udp.js: unhandled promise rejection (a JSPromise never awaited): %s",
+                error.report.split(" ", 1)[1],
+            )
+            self._uncaught(error)
 
     def _call_handle(self, handle_id: int, args: tuple[Any, ...]) -> Any:
         text = encode(list(args), self)
@@ -344,9 +406,12 @@ class JSRuntime:
             raise JSError("a Promise cannot be waited for on the event thread: it settles later")
         clock: Any = _clock.current
         if clock.virtual:
-            clock.run_until(lambda: promise.settled, timeout, "the Promise")
-        elif not promise._settled.wait(timeout):
+            _join_drive(clock, promise._settled, timeout, "the Promise", timeout)
+        if not promise._settled.wait(0 if clock.virtual else timeout):
             raise TimeoutError(f"the Promise did not settle within {timeout} s")
+
+    def _adopted(self) -> int:
+        return 0 if self._engine is None else self._engine.adopted
 
     def _settled(self, handle_id: int, ok: bool, text: Optional[str]) -> None:
         promise = self._promises.pop(handle_id, None)
@@ -371,6 +436,8 @@ class JSRuntime:
             return "o" if result is None else "o" + encode(result, self)
         except BaseException as exc:  # noqa: BLE001 - thrown in JS instead
             name = "TypeError" if isinstance(exc, (TypeError, ValueError)) else "Error"
+            if isinstance(exc, JSError) and exc.name in _RETHROWN:
+                name = exc.name  # a nested entry's RangeError stays one in JS
             try:
                 message = str(exc) or type(exc).__name__
             except BaseException:  # noqa: BLE001 - a hostile __str__
@@ -382,7 +449,12 @@ class JSRuntime:
         self._keep(line)
         self._logger.log(_LEVELS.get(level, logging.INFO), "%s", text)
         if self._on_console is not None:
-            self._on_console(line)
+            try:
+                self._on_console(line)
+            except BaseException as exc:  # noqa: BLE001 - console.log never throws in JS
+                _log.error(
+                    "taro_udp.js: the on_console hook raised %s", type(exc).__name__, exc=exc
+                )
 
     def _keep(self, line: ConsoleLine) -> None:
         history = self.console
@@ -481,9 +553,11 @@ class JSRuntime:
         engine = self._engine
         if engine is None:
             raise JSError("the JS runtime is closed")
+        self._depth += 1  # an entry into JS, as _enter's: what JS catches is not uncaught
         try:
             return engine.run_script(source)
         finally:
+            self._depth -= 1
             self._notify_watchers()
 
     def require(self, path: str) -> Any:
@@ -632,10 +706,17 @@ class JSRuntime:
         self._on_loop(self._teardown)
 
     def _teardown(self) -> None:
+        if self._engine is not None:
+            try:
+                self._report_unobserved(self._engine.call("unobserved"))
+            except JSError as exc:  # the runtime closes whatever its JS does
+                _log.error("taro_udp.js: reading the unobserved rejections failed: %s", exc)
         self._bridge.close_all()
         self._watchers.clear()
         self._python_fns.clear()
-        self._promises.clear()
+        promises, self._promises = list(self._promises.values()), {}
+        for promise in promises:  # a thread waiting in result() learns it at once
+            promise._settle(False, JSError("the JS runtime is closed"))
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close()

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 __all__ = ["MARK", "JSFunction", "JSHandle", "JSPromise", "decode", "encode"]
 
 MARK = "$taro:" + secrets.token_hex(6)
+_TOO_DEEP = (
+    "the value is nested too deeply to pass between JavaScript and Python "
+    "(Python's recursion limit): flatten it, or pass it as JSON text"
+)
 
 
 class JSHandle:
@@ -75,7 +79,11 @@ class JSPromise(JSHandle):
     Returns the value it was fulfilled with, or raises its rejection as ``JSError``
     (a rejection with a value that is not an Error is a ``JSError`` whose message is
     that value's text). Under a virtual clock the wait drives virtual time and
-    ``timeout`` counts virtual seconds.
+    ``timeout`` counts virtual seconds (from another thread while the test's drive
+    runs, it waits for that drive). A Promise handed to Python is Python's to handle:
+    a rejection is an uncaught error only if ``result()`` is never called before the
+    handle is garbage collected or the runtime closed. ``close()`` ends a waiting
+    ``result()`` with ``JSError("the JS runtime is closed")``.
     """
 
     def __init__(self, runtime: JSRuntime, handle_id: int) -> None:
@@ -120,9 +128,12 @@ def decode(text: Optional[str], runtime: JSRuntime) -> Any:
     """The Python value of JSON ``text`` made by the prelude's ``enc`` (``None`` for ``""``)."""
     if not text:
         return None
-    value = json.loads(text)
-    if MARK in text:
-        value = _revive(value, runtime)
+    try:
+        value = json.loads(text)
+        if MARK in text:
+            value = _revive(value, runtime)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     return value
 
 
@@ -168,9 +179,16 @@ def encode(value: Any, runtime: JSRuntime) -> str:
         raise TypeError(f"{type(item).__name__} cannot be passed to JavaScript")
 
     try:
-        return json.dumps(value, ensure_ascii=True, allow_nan=False, default=default)
-    except ValueError:  # NaN or an infinity somewhere: tag them, then try again
-        return json.dumps(_tag_floats(value), ensure_ascii=True, allow_nan=False, default=default)
+        try:
+            return json.dumps(value, ensure_ascii=True, allow_nan=False, default=default)
+        except ValueError as exc:  # NaN or an infinity somewhere: tag them, then try again
+            if "Circular reference" in str(exc):
+                raise
+            return json.dumps(
+                _tag_floats(value), ensure_ascii=True, allow_nan=False, default=default
+            )
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
 
 
 def _tag_floats(value: Any) -> Any:
