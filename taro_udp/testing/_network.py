@@ -53,7 +53,7 @@ from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
 from ._addressing import Address
-from ._faults import Faults
+from ._faults import _MAX_DELAY_MS, Faults
 from ._hosts import current_host
 from ._lan import Topology
 from ._links import Link, Links
@@ -70,6 +70,19 @@ __all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
 TraceEvent = Tuple[int, str, Tuple[Any, ...]]
 # Every network alive in this process, for the fork handler.
 _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
+
+
+def _check_delays(seq: int, delays: Tuple[float, ...], chooser: str) -> None:
+    # A delay that is not a finite number of ms up to a day would be a deadline the
+    # loop's clock cannot hold (inf, nan, 1e300): the send fails, nothing is queued.
+    for delay in delays:
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+            raise TypeError(f"{chooser} chose a delay of {delay!r} for datagram #{seq}")
+        if not 0 <= delay <= _MAX_DELAY_MS:
+            raise ValueError(
+                f"{chooser} chose a delay of {delay!r} ms for datagram #{seq}: a delay is "
+                f"finite, 0–{_MAX_DELAY_MS:g} ms (a day)"
+            )
 
 
 class _InFlight:
@@ -519,6 +532,7 @@ class SimulatedNetwork(Faults, Topology):
         chosen = self.decider.decide(self, outgoing)
         if reason:
             return reason, 0, (), False, payload
+        _check_delays(seq, chosen.delays, "the decider")
         if self.records and chosen.decisions:
             self._schedule.extend(chosen.decisions)
         if chosen.lost:
@@ -532,6 +546,7 @@ class SimulatedNetwork(Faults, Topology):
                 return REASON_QUEUE, 0, (), False, payload
             if extra:
                 delays = tuple(round(delay + extra, 3) for delay in delays)
+                _check_delays(seq, delays, "the link's bandwidth queue")
         return None, chosen.copies, delays, chosen.reordered, payload
 
     def _drop_reason(

@@ -1,0 +1,103 @@
+"""Regression tests for the review of the simulated LAN and swarm testing (issues 17, 18).
+
+Each test names the review script it comes from (r01...): it failed before the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, List
+
+import pytest
+
+import taro_udp
+from taro_udp.testing import (
+    Delay,
+    GilbertElliott,
+    Link,
+    SimulatedNetwork,
+    VirtualTimeError,
+    _network,
+)
+from taro_udp.testing._schedule import Decider, Fate, Outgoing
+
+# -- r01: a link's parameters are checked; a deadline out of reach never spins the loop ---
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: Delay(math.inf), ValueError, "Delay mean (ms)"),
+        (lambda: Delay(math.nan), ValueError, "Delay mean (ms)"),
+        (lambda: Delay(1e300), ValueError, "Delay mean (ms)"),
+        (lambda: Delay(5, math.inf), ValueError, "Delay jitter (ms)"),
+        (lambda: Delay(5, 1, "pareto", math.inf), ValueError, "Delay alpha"),
+        (lambda: Delay("5"), TypeError, "Delay mean (ms)"),  # type: ignore[arg-type]
+        (lambda: Delay(True), TypeError, "Delay mean (ms)"),
+        (lambda: Link(delay=(0, math.inf)), ValueError, "delay hi (ms)"),
+        (lambda: Link(delay=(math.nan, 1)), ValueError, "delay lo (ms)"),
+        (lambda: Link(delay="slow"), TypeError, "delay must be"),  # type: ignore[arg-type]
+        (lambda: Link(bandwidth=math.inf), ValueError, "bandwidth (bits/s)"),
+        (lambda: Link(bandwidth=math.nan), ValueError, "bandwidth (bits/s)"),
+        (lambda: Link(queue=2.5), TypeError, "queue must be an int"),  # type: ignore[arg-type]
+        (lambda: Link(queue=True), TypeError, "queue must be an int"),
+        (lambda: Link(loss=math.nan), ValueError, "loss"),
+        (lambda: Link(loss="0.1"), ValueError, "loss"),  # type: ignore[arg-type]
+        (lambda: Link(corrupt=math.inf), ValueError, "corrupt"),
+        (lambda: GilbertElliott(p=math.inf, r=0.1), ValueError, "p must be"),
+        (lambda: GilbertElliott(p=0.1, r=math.nan), ValueError, "r must be"),
+    ],
+)
+def test_r01_link_parameters_are_validated(make: Any, error: type, words: str) -> None:
+    with pytest.raises(error, match=None) as caught:
+        make()
+    assert words in str(caught.value), str(caught.value)
+
+
+def test_r01_network_delay_must_be_finite() -> None:
+    with SimulatedNetwork(virtual_time=True) as net:
+        for bad in ((0, math.inf), (math.nan, 1), (0, 1e300)):
+            with pytest.raises(ValueError, match="delay must be"):
+                net.delay = bad
+        with pytest.raises(ValueError, match="reorder_window"):
+            net.reorder_window = math.inf
+        assert net.delay == (0.0, 0.0)
+
+
+class _InfiniteDelay(Decider):
+    def decide(self, network: SimulatedNetwork, datagram: Outgoing) -> Fate:
+        return Fate(delays=(math.inf,))
+
+
+def test_r01_a_decider_choosing_an_infinite_delay_fails_the_send() -> None:
+    with SimulatedNetwork(virtual_time=True, decider=_InfiniteDelay()) as net:
+        got: List[Any] = []
+        with taro_udp.create_udp_socket() as server, taro_udp.create_udp_socket() as client:
+            server.bind(5000)
+            server.onMessage(got.append)
+            with pytest.raises(ValueError, match=r"delay of inf ms for datagram #0"):
+                client.send({"address": "127.0.0.1", "port": 5000, "message": "x"})
+            ran = threading.Event()
+            taro_udp.setTimeout(ran.set, 10)
+            net.advance(seconds=0.1)
+            assert ran.is_set(), "a 10 ms timer did not run after the refused send"
+        assert got == []
+        assert net.datagrams == []
+
+
+def test_r01_a_deadline_out_of_reach_fails_the_drive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clock itself, should a deadline it cannot reach ever get onto the loop.
+    monkeypatch.setattr(_network, "_check_delays", lambda *args: None)
+    net = SimulatedNetwork(virtual_time=True, decider=_InfiniteDelay())
+    make = taro_udp.create_udp_socket
+    with net, make() as server, make() as client:
+        server.bind(5000)
+        client.send({"address": "127.0.0.1", "port": 5000, "message": "x"})
+        ran = threading.Event()
+        taro_udp.setTimeout(ran.set, 10)
+        net.advance(seconds=0.1)  # returns: the far timer is past its limit
+        assert ran.is_set()
+        with pytest.raises(VirtualTimeError, match="can never reach"):
+            net.run_until(lambda: False, what="nothing")
+        net.advance(seconds=0.1)  # and the loop still runs
