@@ -22,6 +22,9 @@ from taro_udp.testing import (
 )
 from taro_udp.testing._schedule import Decider, Fate, Outgoing
 
+pytest_plugins = ["pytester"]
+PLUGIN = "taro_udp.testing.plugin"
+
 # -- r01: a link's parameters are checked; a deadline out of reach never spins the loop ---
 
 
@@ -101,3 +104,67 @@ def test_r01_a_deadline_out_of_reach_fails_the_drive(monkeypatch: pytest.MonkeyP
         with pytest.raises(VirtualTimeError, match="can never reach"):
             net.run_until(lambda: False, what="nothing")
         net.advance(seconds=0.1)  # and the loop still runs
+
+
+# -- r02, r08: the swarm under pytest --------------------------------------------------
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """An inner pytest session with the plugin loaded explicitly."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeini(
+        "[pytest]\nfilterwarnings =\n    error\n    ignore::pytest.PytestAssertRewriteWarning\n"
+    )
+    return pytester
+
+
+def test_r02_a_failure_that_does_not_reproduce_on_its_seed_is_not_shrunk(
+    inner: pytest.Pytester,
+) -> None:
+    inner.makepyfile(
+        test_flaky="""
+        import taro_udp
+        CALLS = {"n": 0}
+
+        def test_flaky(virtual_network):
+            CALLS["n"] += 1  # state kept between runs: the network decides nothing of it
+            with taro_udp.create_udp_socket() as s, taro_udp.create_udp_socket() as c:
+                s.bind(5000)
+                c.send({"address": "127.0.0.1", "port": 5000, "message": "m"})
+                virtual_network.settle()
+            assert CALLS["n"] != 3, "flaky: 3rd call"
+        """
+    )
+    result = inner.runpytest("-p", PLUGIN, "--taro-udp-swarm", "5", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "first failure: seed 3" in text, text
+    assert "did not reproduce (flaky outside the schedule): seed 3 run again passed" in text
+    assert "shrunk from" not in text
+    assert "replay: pytest --taro-udp-seed" not in text
+    assert "taro_udp_replay(" not in text
+
+
+def test_r08_a_setup_error_is_reported_once_not_swarmed(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        test_setup="""
+        import pytest
+        CALLS = {"n": 0}
+
+        @pytest.fixture
+        def broken():
+            CALLS["n"] += 1
+            raise RuntimeError("setup broke %d" % CALLS["n"])
+
+        def test_setup_error(virtual_network, broken):
+            pass
+        """
+    )
+    result = inner.runpytest("-p", PLUGIN, "--taro-udp-swarm", "25", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    assert "RuntimeError: setup broke 1" in text
+    assert "setup broke 2" not in text
+    assert "first failure" not in text
+    assert "test_setup_error: " not in text  # no swarm summary line
