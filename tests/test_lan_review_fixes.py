@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 from typing import Any, List
 
 import pytest
@@ -21,6 +22,8 @@ from taro_udp.testing import (
     _network,
 )
 from taro_udp.testing._schedule import Decider, Fate, Outgoing
+
+from .test_pcap import read_pcap
 
 pytest_plugins = ["pytester"]
 PLUGIN = "taro_udp.testing.plugin"
@@ -168,3 +171,64 @@ def test_r08_a_setup_error_is_reported_once_not_swarmed(inner: pytest.Pytester) 
     assert "setup broke 2" not in text
     assert "first failure" not in text
     assert "test_setup_error: " not in text  # no swarm summary line
+
+
+# -- r03, r04: the "delivered" capture is what the receiver got; routers decrement TTL ---
+
+
+def _listen(host: Any, port: int) -> List[Any]:
+    got: List[Any] = []
+    with host:
+        sock = taro_udp.create_udp_socket()
+    sock.onMessage(got.append)
+    sock.bind(port)
+    return got
+
+
+@pytest.mark.parametrize("link", [Link(corrupt=1.0), Link(truncate=1.0)], ids=["corrupt", "cut"])
+def test_r03_delivered_pcap_shows_the_payload_as_received(link: Link, tmp_path: Path) -> None:
+    with SimulatedNetwork(virtual_time=True, link=link, seed=3) as net:
+        got: List[Any] = []
+        with taro_udp.create_udp_socket() as server, taro_udp.create_udp_socket() as client:
+            server.bind(5000)
+            server.onMessage(got.append)
+            client.send({"address": "127.0.0.1", "port": 5000, "message": "hello world"})
+            net.settle()
+        net.write_pcap(tmp_path / "d.pcap", view="delivered")
+        net.write_pcap(tmp_path / "s.pcap", view="sent")
+    received = [message["message"] for message in got]
+    assert len(received) == 1
+    assert received != [b"hello world"]  # the link did change it
+    assert [packet.payload for packet in read_pcap(tmp_path / "d.pcap")] == received
+    assert [packet.payload for packet in read_pcap(tmp_path / "s.pcap")] == [b"hello world"]
+
+
+def test_r04_a_router_decrements_ttl_and_drops_ttl_1(tmp_path: Path) -> None:
+    with SimulatedNetwork(local_address="192.168.1.23/24", virtual_time=True) as net:
+        net.add_router("192.168.1.1/24", "192.168.2.1/24", name="r")
+        far = net.add_host("192.168.2.60/24", name="far")
+        got = _listen(far, 5000)
+        with taro_udp.create_udp_socket() as low, taro_udp.create_udp_socket() as plain:
+            low.bind(0)
+            low.setTTL(1)
+            low.send({"address": "192.168.2.60", "port": 5000, "message": "ttl1"})
+            plain.setTTL(2)
+            plain.send({"address": "192.168.2.60", "port": 5000, "message": "ttl2"})
+            local = taro_udp.create_udp_socket()
+            local.bind(6000)
+            local_got: List[Any] = []
+            local.onMessage(local_got.append)
+            low.send({"address": "192.168.1.23", "port": 6000, "message": "no router"})
+            net.settle()
+            local.close()
+        records = net.datagrams
+        net.write_pcap(tmp_path / "d.pcap", view="delivered")
+        for sock in net.sockets:
+            sock.close()
+    assert [message["message"] for message in got] == [b"ttl2"]
+    assert [message["message"] for message in local_got] == [b"no router"]
+    assert (records[0].fate, records[0].reason) == ("dropped", "ttl exceeded")
+    assert [(p.payload, p.ttl) for p in read_pcap(tmp_path / "d.pcap")] == [
+        (b"ttl2", 1),
+        (b"no router", 1),
+    ]
