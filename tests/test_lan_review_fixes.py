@@ -232,3 +232,34 @@ def test_r04_a_router_decrements_ttl_and_drops_ttl_1(tmp_path: Path) -> None:
         (b"ttl2", 1),
         (b"no router", 1),
     ]
+
+
+# -- r05: a NAT's outside port is one no socket of the router holds ---------------------
+
+
+def test_r05_nat_skips_the_ports_of_the_routers_own_sockets() -> None:
+    with SimulatedNetwork(local_address="192.168.1.23/24", virtual_time=True) as net:
+        router = net.add_router("192.168.1.1/24", "10.0.0.1/24", name="r", nat=True)
+        server = net.add_host("10.0.0.9/24", name="srv")
+        router_got = _listen(router, 20000)  # the router's own service (DNS, UPnP...)
+        with server:
+            srv = taro_udp.create_udp_socket()
+        srv_got: List[Any] = []
+        srv.onMessage(srv_got.append)
+        srv.bind(7000)
+        phone_got: List[Any] = []
+        with taro_udp.create_udp_socket() as phone:
+            phone.onMessage(phone_got.append)
+            phone.bind(0)
+            phone.send({"address": "10.0.0.9", "port": 7000, "message": "hi"})
+            net.settle()
+            mapped = srv_got[0]["remoteInfo"]["port"]
+            srv.send({"address": "10.0.0.1", "port": 20000, "message": "for the router"})
+            srv.send({"address": "10.0.0.1", "port": mapped, "message": "reply"})
+            net.settle()
+        for sock in net.sockets:
+            sock.close()
+    assert srv_got[0]["remoteInfo"]["address"] == "10.0.0.1"
+    assert mapped == 20001
+    assert [m["message"] for m in router_got] == [b"for the router"]
+    assert [m["message"] for m in phone_got] == [b"reply"]

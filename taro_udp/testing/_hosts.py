@@ -141,6 +141,11 @@ class Nat:
         """The source an inside datagram leaves with; the mapping is made or reused."""
         port = self.mappings.get(source)
         if port is None:
+            # A port no socket of the router holds (Linux's NAT picks a free one): else
+            # what is sent to the router's own service there would go inside.
+            ports = self.outside.host.ports
+            while self._next <= 65535 and ports.holds(self.outside.address, self._next):
+                self._next += 1
             if self._next > 65535:  # every port of the router is mapped: as a full table
                 raise os_error(errno.EAGAIN)
             port = self._next

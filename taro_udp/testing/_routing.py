@@ -201,6 +201,8 @@ def _forward(
     if nat is not None and arrived is nat.outside and same(ip, nat.outside.address):
         inside = nat.inbound(source, destination[1])
         if inside is None:
+            if router.ports.holds(ip, destination[1]):  # for the router's own socket
+                return Route(router, UNICAST, source, destination, links, forwards=hops - 1)
             return Route(router, UNICAST, source, destination, links, reason=REASON_NAT)
         destination = inside
         ip = inside[0]
