@@ -263,3 +263,27 @@ def test_r05_nat_skips_the_ports_of_the_routers_own_sockets() -> None:
     assert mapped == 20001
     assert [m["message"] for m in router_got] == [b"for the router"]
     assert [m["message"] for m in phone_got] == [b"reply"]
+
+
+# -- r06: one address per LAN, subnets that do not overlap -------------------------------
+
+
+def test_r06_duplicate_addresses_and_overlapping_subnets_are_refused() -> None:
+    with SimulatedNetwork(local_address="192.168.1.23/24", virtual_time=True) as net:
+        net.add_host("192.168.1.5/24", name="a")
+        with pytest.raises(ValueError, match=r"192\.168\.1\.5 is already a's .*b cannot"):
+            net.add_host("192.168.1.5/16", name="b")
+        with pytest.raises(
+            ValueError, match=r"subnet 192\.168\.0\.0/16 overlaps subnet 192\.168\.1\.0/24"
+        ):
+            net.add_host("192.168.1.50/16", name="dev")
+        with pytest.raises(ValueError, match=r"subnet 192\.168\.1\.0/25 overlaps"):
+            net.add_subnet("192.168.1.0/25")
+        assert [h.name for h in net.hosts] == ["local", "a"]
+        assert [str(s.address) for s in net.subnets] == ["192.168.1.0/24"]
+        dev = net.add_host("192.168.1.50/24", "10.1.0.50/16", name="dev")  # disjoint: fine
+        assert [str(s.address) for s in net.subnets] == [
+            "192.168.1.0/24",
+            "10.1.0.0/16",
+        ]
+        assert dev.name == "dev"

@@ -58,6 +58,8 @@ class Fabric(Protocol):
 
     def subnet_locked(self, network: Any) -> Subnet: ...
 
+    def owner_locked(self, ip: IPAddress) -> Optional[Attachment]: ...
+
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None: ...
 
 
@@ -258,10 +260,15 @@ class Host:
         """
         with self._fabric.lock:
             interface = _lease(address) if isinstance(address, Subnet) else as_interface(address)
-            subnet = self._fabric.subnet_locked(interface.network)
-            taken = subnet.owner(interface.ip)
+            # One address, one host, on any subnet (an address on two subnets that
+            # overlap would be two hosts answering one ARP).
+            taken = self._fabric.owner_locked(interface.ip)
             if taken is not None:
-                raise ValueError(f"{interface.ip} is already {taken.host.name}'s")
+                raise ValueError(
+                    f"{interface.ip} is already {taken.host.name}'s (on {taken.subnet.address}): "
+                    f"{self.name} cannot have it too ({interface})"
+                )
+            subnet = self._fabric.subnet_locked(interface.network)
             attachment = Attachment(self, interface, subnet)
             self.attachments.append(attachment)
             subnet.attachments.append(attachment)

@@ -133,8 +133,25 @@ class Topology:
         """The subnet of ``network`` (an ``ip_network``), made if new (lock held)."""
         subnet = self._subnets.get(network)
         if subnet is None:
+            # Two subnets that overlap (192.168.1.0/24 and 192.168.0.0/16) would make
+            # routing depend on which one a host happens to be on: refused.
+            for other in self._subnets.values():
+                if other.address.version == network.version and other.address.overlaps(network):
+                    raise ValueError(
+                        f"subnet {network} overlaps subnet {other.address} (hosts: "
+                        f"{', '.join(h.name for h in other.hosts) or 'none'}): a LAN's subnets "
+                        "are disjoint; give them the same prefix or separate ranges"
+                    )
             subnet = self._subnets[network] = Subnet(network)
         return subnet
+
+    def owner_locked(self, ip: Any) -> Optional[Attachment]:
+        """The interface that has address ``ip``, on any subnet, or None (lock held)."""
+        for subnet in self._subnets.values():
+            found = subnet.owner(ip)
+            if found is not None:
+                return found
+        return None
 
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
         """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
