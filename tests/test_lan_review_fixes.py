@@ -287,3 +287,20 @@ def test_r06_duplicate_addresses_and_overlapping_subnets_are_refused() -> None:
             "10.1.0.0/16",
         ]
         assert dev.name == "dev"
+
+
+# -- r09: membership of a closed socket -------------------------------------------------
+
+
+def test_r09_join_and_leave_group_on_a_closed_socket_raise() -> None:
+    with SimulatedNetwork(local_address="192.168.1.23/24", virtual_time=True) as net:
+        dev = net.add_host("192.168.1.50/24")
+        with dev:
+            sock = taro_udp.create_udp_socket()
+        sock.bind(1900)
+        net.join_group(sock, "239.255.255.250")  # open: fine
+        sock.close()
+        with pytest.raises(ValueError, match="join_group: socket is closed"):
+            net.join_group(sock, "239.255.255.251")
+        with pytest.raises(ValueError, match="leave_group: socket is closed"):
+            net.leave_group(sock, "239.255.255.250")

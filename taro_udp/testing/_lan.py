@@ -170,15 +170,26 @@ class Topology:
         Like ``IP_ADD_MEMBERSHIP``: a multicast datagram to the group reaches the member
         sockets bound to its port (wildcard or the group address) on the hosts of the
         sender's subnet. WeChat has no membership call: mini-program code only sends.
+        A closed socket raises ``ValueError`` (``"socket is closed"``: Linux's ``EBADF``).
         """
         address = parse_ip(group)
         if not is_multicast(address):
             raise ValueError(f"{group!r} is not a multicast group address")
-        self._transport_of(sock).groups.add(address)
+        transport = self._transport_of(sock)
+        with self.lock:
+            _check_open(transport, sock, "join_group")
+            transport.groups.add(address)
 
     def leave_group(self, sock: UDPSocket, group: str) -> None:
-        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member."""
-        self._transport_of(sock).groups.discard(parse_ip(group))
+        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member.
+
+        A closed socket raises ``ValueError``, as ``join_group``.
+        """
+        address = parse_ip(group)
+        transport = self._transport_of(sock)
+        with self.lock:
+            _check_open(transport, sock, "leave_group")
+            transport.groups.discard(address)
 
     def host_of(self, sock: UDPSocket) -> Host:
         """The host ``sock`` belongs to."""
@@ -190,6 +201,11 @@ class Topology:
         if not isinstance(transport, SimulatedTransport) or transport.network is not mine:
             raise ValueError(f"{sock!r} is not a socket of this network")
         return transport
+
+
+def _check_open(transport: SimulatedTransport, sock: UDPSocket, method: str) -> None:
+    if transport.closed:  # setsockopt on a closed descriptor: EBADF
+        raise ValueError(f"{method}: socket is closed ({sock!r})")
 
 
 def _call_listener(listener: Callable[[Any], object], info: Any) -> None:
