@@ -304,3 +304,42 @@ def test_r09_join_and_leave_group_on_a_closed_socket_raise() -> None:
             net.join_group(sock, "239.255.255.251")
         with pytest.raises(ValueError, match="leave_group: socket is closed"):
             net.leave_group(sock, "239.255.255.250")
+
+
+# -- r07: the local host without a LAN has no route to one --------------------------------
+
+
+def _send(net: SimulatedNetwork, sock: Any, **option: Any) -> Any:
+    results: List[Any] = []
+    sock.send({**option, "complete": results.append})
+    net.settle()
+    return results[0]
+
+
+def test_r07_loopback_only_local_host_cannot_reach_a_lan_host() -> None:
+    with SimulatedNetwork(virtual_time=True) as net:
+        usr = net.add_host("10.10.100.254/24", name="usr")  # local_address= forgotten
+        got = _listen(usr, 48899)
+        mine: List[Any] = []
+        with taro_udp.create_udp_socket() as phone, taro_udp.create_udp_socket() as own:
+            phone.onError(lambda error: None)
+            result = _send(net, phone, address="10.10.100.254", port=48899, message="AT")
+            own.bind(5000)  # loopback still works
+            own.onMessage(mine.append)
+            assert _send(net, phone, address="127.0.0.1", port=5000, message="me") == {
+                "errMsg": "send:ok"
+            }
+        for sock in net.sockets:
+            sock.close()
+        records = net.datagrams
+    assert result == {"errMsg": "send:fail Network is unreachable", "errCode": -2}
+    assert got == []
+    assert [m["message"] for m in mine] == [b"me"]
+    assert [r.destination for r in records] == [("127.0.0.1", 5000)]
+
+
+def test_r07_without_a_lan_other_addresses_stay_lost_as_in_0_2_0() -> None:
+    with SimulatedNetwork(virtual_time=True) as net, taro_udp.create_udp_socket() as phone:
+        result = _send(net, phone, address="192.168.193.2", port=8848, message="hi")
+        assert result == {"errMsg": "send:ok"}
+        assert [d.outcome for d in net.deliveries] == ["no host"]

@@ -145,6 +145,10 @@ class Topology:
             subnet = self._subnets[network] = Subnet(network)
         return subnet
 
+    def has_lan_locked(self) -> bool:
+        """Whether some host is on a subnet (else the network is 0.2.0's loopback)."""
+        return any(subnet.attachments for subnet in self._subnets.values())
+
     def owner_locked(self, ip: Any) -> Optional[Attachment]:
         """The interface that has address ``ip``, on any subnet, or None (lock held)."""
         for subnet in self._subnets.values():

@@ -16,7 +16,9 @@ before any fate is drawn (the network then draws one fate per route):
   forwards it (rewriting it when it does NAT, taking one off its TTL: at TTL 1 it drops
   it, ``"ttl exceeded"``), else the send fails ``ENETUNREACH``;
 - the network's local host that was never given a LAN keeps 0.2.0's loopback host:
-  broadcast and multicast loop back to it, other addresses are lost (``"no host"``).
+  broadcast and multicast loop back to it; other addresses are lost (``"no host"``) on a
+  network without a LAN (0.2.0's), and fail ``ENETUNREACH`` once some host is on a
+  subnet (the local host has no route there, as Linux with only ``lo`` up).
 
 Every function runs with the network's lock held.
 """
@@ -122,6 +124,10 @@ def routes_locked(
         if group or is_limited_broadcast(ip):
             kind = MULTICAST if group else BROADCAST
             return source, [Route(host, kind, source, destination)]
+        if host._fabric.has_lan_locked():
+            # A LAN exists and this host is not on it: no route there, as Linux with
+            # only ``lo`` up (a test that forgot local_address= hears it at once).
+            raise os_error(errno.ENETUNREACH)
         return source, [Route(None, UNICAST, source, destination)]
     out = _out_interface(host, bound, ip)
     source = (bound if bound is not None else out.address, port)
