@@ -9,6 +9,7 @@ sent.
 from __future__ import annotations
 
 import ipaddress
+import math
 import threading
 from typing import List, Optional, Tuple, Union
 
@@ -19,6 +20,8 @@ __all__ = ["Faults", "PartitionSpec", "as_spec"]
 # What ``partition``/``heal`` accept: a host ("127.0.0.2") or a host and port.
 PartitionSpec = Union[str, Tuple[str, int]]
 _Spec = Tuple[IPAddress, Optional[int]]
+# The longest delay of a datagram in ms (one day; _links.MAX_DELAY_MS is the same).
+_MAX_DELAY_MS = 86_400_000.0
 
 
 def as_spec(value: PartitionSpec) -> _Spec:
@@ -113,8 +116,11 @@ class Faults:
             low, high = (float(part) for part in value)
         except (TypeError, ValueError):
             raise ValueError(f"delay must be (lo, hi) milliseconds, got {value!r}") from None
-        if not 0 <= low <= high:
-            raise ValueError(f"delay must be (lo, hi) with 0 <= lo <= hi, got {value!r}")
+        if not (math.isfinite(high) and 0 <= low <= high <= _MAX_DELAY_MS):
+            raise ValueError(
+                f"delay must be (lo, hi) finite milliseconds with 0 <= lo <= hi <= "
+                f"{_MAX_DELAY_MS:g} (a day), got {value!r}"
+            )
         with self.lock:
             self._delay = (low, high)
 
@@ -139,8 +145,14 @@ class Faults:
 
     @reorder_window.setter
     def reorder_window(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"reorder_window must be >= 0 milliseconds, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= _MAX_DELAY_MS
+        ):
+            raise ValueError(
+                f"reorder_window must be finite, 0–{_MAX_DELAY_MS:g} milliseconds, got {value!r}"
+            )
         with self.lock:
             self._reorder_window = float(value)
 

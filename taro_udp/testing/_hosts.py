@@ -58,6 +58,10 @@ class Fabric(Protocol):
 
     def subnet_locked(self, network: Any) -> Subnet: ...
 
+    def owner_locked(self, ip: IPAddress) -> Optional[Attachment]: ...
+
+    def has_lan_locked(self) -> bool: ...
+
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None: ...
 
 
@@ -141,6 +145,11 @@ class Nat:
         """The source an inside datagram leaves with; the mapping is made or reused."""
         port = self.mappings.get(source)
         if port is None:
+            # A port no socket of the router holds (Linux's NAT picks a free one): else
+            # what is sent to the router's own service there would go inside.
+            ports = self.outside.host.ports
+            while self._next <= 65535 and ports.holds(self.outside.address, self._next):
+                self._next += 1
             if self._next > 65535:  # every port of the router is mapped: as a full table
                 raise os_error(errno.EAGAIN)
             port = self._next
@@ -253,10 +262,15 @@ class Host:
         """
         with self._fabric.lock:
             interface = _lease(address) if isinstance(address, Subnet) else as_interface(address)
-            subnet = self._fabric.subnet_locked(interface.network)
-            taken = subnet.owner(interface.ip)
+            # One address, one host, on any subnet (an address on two subnets that
+            # overlap would be two hosts answering one ARP).
+            taken = self._fabric.owner_locked(interface.ip)
             if taken is not None:
-                raise ValueError(f"{interface.ip} is already {taken.host.name}'s")
+                raise ValueError(
+                    f"{interface.ip} is already {taken.host.name}'s (on {taken.subnet.address}): "
+                    f"{self.name} cannot have it too ({interface})"
+                )
+            subnet = self._fabric.subnet_locked(interface.network)
             attachment = Attachment(self, interface, subnet)
             self.attachments.append(attachment)
             subnet.attachments.append(attachment)

@@ -133,8 +133,29 @@ class Topology:
         """The subnet of ``network`` (an ``ip_network``), made if new (lock held)."""
         subnet = self._subnets.get(network)
         if subnet is None:
+            # Two subnets that overlap (192.168.1.0/24 and 192.168.0.0/16) would make
+            # routing depend on which one a host happens to be on: refused.
+            for other in self._subnets.values():
+                if other.address.version == network.version and other.address.overlaps(network):
+                    raise ValueError(
+                        f"subnet {network} overlaps subnet {other.address} (hosts: "
+                        f"{', '.join(h.name for h in other.hosts) or 'none'}): a LAN's subnets "
+                        "are disjoint; give them the same prefix or separate ranges"
+                    )
             subnet = self._subnets[network] = Subnet(network)
         return subnet
+
+    def has_lan_locked(self) -> bool:
+        """Whether some host is on a subnet (else the network is 0.2.0's loopback)."""
+        return any(subnet.attachments for subnet in self._subnets.values())
+
+    def owner_locked(self, ip: Any) -> Optional[Attachment]:
+        """The interface that has address ``ip``, on any subnet, or None (lock held)."""
+        for subnet in self._subnets.values():
+            found = subnet.owner(ip)
+            if found is not None:
+                return found
+        return None
 
     def link_changed_locked(self, host: Host, gone: List[Attachment]) -> None:
         """A host joined or left a subnet: trace it, tell its listeners (lock held)."""
@@ -153,15 +174,26 @@ class Topology:
         Like ``IP_ADD_MEMBERSHIP``: a multicast datagram to the group reaches the member
         sockets bound to its port (wildcard or the group address) on the hosts of the
         sender's subnet. WeChat has no membership call: mini-program code only sends.
+        A closed socket raises ``ValueError`` (``"socket is closed"``: Linux's ``EBADF``).
         """
         address = parse_ip(group)
         if not is_multicast(address):
             raise ValueError(f"{group!r} is not a multicast group address")
-        self._transport_of(sock).groups.add(address)
+        transport = self._transport_of(sock)
+        with self.lock:
+            _check_open(transport, sock, "join_group")
+            transport.groups.add(address)
 
     def leave_group(self, sock: UDPSocket, group: str) -> None:
-        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member."""
-        self._transport_of(sock).groups.discard(parse_ip(group))
+        """Undo ``join_group`` (``IP_DROP_MEMBERSHIP``); a no-op if not a member.
+
+        A closed socket raises ``ValueError``, as ``join_group``.
+        """
+        address = parse_ip(group)
+        transport = self._transport_of(sock)
+        with self.lock:
+            _check_open(transport, sock, "leave_group")
+            transport.groups.discard(address)
 
     def host_of(self, sock: UDPSocket) -> Host:
         """The host ``sock`` belongs to."""
@@ -173,6 +205,11 @@ class Topology:
         if not isinstance(transport, SimulatedTransport) or transport.network is not mine:
             raise ValueError(f"{sock!r} is not a socket of this network")
         return transport
+
+
+def _check_open(transport: SimulatedTransport, sock: UDPSocket, method: str) -> None:
+    if transport.closed:  # setsockopt on a closed descriptor: EBADF
+        raise ValueError(f"{method}: socket is closed ({sock!r})")
 
 
 def _call_listener(listener: Callable[[Any], object], info: Any) -> None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import math
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
 
 from ._addressing import Address
-from ._faults import PartitionSpec, _matches, _probability, as_spec
+from ._faults import _MAX_DELAY_MS, PartitionSpec, _matches, _probability, as_spec
 
 if TYPE_CHECKING:
     from ._network import SimulatedNetwork
@@ -30,6 +31,19 @@ if TYPE_CHECKING:
 __all__ = ["Delay", "GilbertElliott", "Link", "Links", "ScheduledPartition"]
 
 _DISTRIBUTIONS = ("uniform", "normal", "pareto")
+# The longest delay a datagram may have, in ms (one day): a longer draw (a Pareto tail) is
+# clipped to it, a longer setting refused; the virtual clock counts ns in 63 bits.
+MAX_DELAY_MS = _MAX_DELAY_MS
+
+
+def _finite(name: str, value: object, low: float = 0.0, high: float = math.inf) -> float:
+    """``value`` as a float: a real number (no bool), finite, in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        bounds = f">= {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,14 @@ class Delay:
                 f"distribution must be one of {', '.join(_DISTRIBUTIONS)}, "
                 f"got {self.distribution!r}"
             )
-        if not (self.mean >= 0 and self.jitter >= 0 and self.alpha > 1):
-            raise ValueError(f"invalid delay {self!r}: mean, jitter >= 0 and alpha > 1")
+        try:
+            _finite("Delay mean (ms)", self.mean, 0.0, MAX_DELAY_MS)
+            _finite("Delay jitter (ms)", self.jitter, 0.0, MAX_DELAY_MS)
+            _finite("Delay alpha", self.alpha)
+            if not self.alpha > 1:
+                raise ValueError(f"Delay alpha must be > 1, got {self.alpha!r}")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"invalid delay {self!r}: {exc}") from None
 
     def draw(self, rng: random.Random) -> float:
         """One delay in ms."""
@@ -107,7 +127,7 @@ class Delay:
         else:
             x = rng.paretovariate(self.alpha)
             value = self.mean + self.jitter * ((self.alpha - 1) * x - self.alpha)
-        return max(0.0, value)
+        return min(max(0.0, value), MAX_DELAY_MS)  # (a normal draw can be far out too)
 
 
 @dataclass(frozen=True)
@@ -130,20 +150,29 @@ class Link:
     queue: int = 64
 
     def __post_init__(self) -> None:
-        if isinstance(self.loss, (int, float)):
+        if self.loss is not None and not isinstance(self.loss, GilbertElliott):
             _probability("loss", self.loss)
         if isinstance(self.delay, tuple):
-            low, high = self.delay
-            if not 0 <= low <= high:
+            if len(self.delay) != 2:
+                raise ValueError(f"delay must be (lo, hi) ms, got {self.delay!r}")
+            low = _finite("delay lo (ms)", self.delay[0], 0.0, MAX_DELAY_MS)
+            high = _finite("delay hi (ms)", self.delay[1], 0.0, MAX_DELAY_MS)
+            if not low <= high:
                 raise ValueError(f"delay must be (lo, hi) with 0 <= lo <= hi, got {self.delay!r}")
             middle = (low + high) / 2
             object.__setattr__(self, "delay", Delay(middle, high - middle))
+        elif self.delay is not None and not isinstance(self.delay, Delay):
+            raise TypeError(f"delay must be a Delay or (lo, hi) ms, got {self.delay!r}")
         for name in ("duplicate", "reorder", "corrupt", "truncate"):
             value = getattr(self, name)
             if value is not None:
                 _probability(name, value)
-        if self.bandwidth is not None and not self.bandwidth > 0:
-            raise ValueError(f"bandwidth must be > 0 bits/s, got {self.bandwidth!r}")
+        if self.bandwidth is not None:
+            _finite("bandwidth (bits/s)", self.bandwidth)
+            if not self.bandwidth > 0:
+                raise ValueError(f"bandwidth must be > 0 bits/s, got {self.bandwidth!r}")
+        if isinstance(self.queue, bool) or not isinstance(self.queue, int):
+            raise TypeError(f"queue must be an int (datagrams), got {self.queue!r}")
         if self.queue < 1:
             raise ValueError(f"queue must be >= 1 datagram, got {self.queue!r}")
 

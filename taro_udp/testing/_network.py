@@ -53,7 +53,7 @@ from .._socket import UDPSocket
 from .._transport import SocketOptions, Transport
 from . import _pcap, _records
 from ._addressing import Address
-from ._faults import Faults
+from ._faults import _MAX_DELAY_MS, Faults
 from ._hosts import current_host
 from ._lan import Topology
 from ._links import Link, Links
@@ -70,6 +70,25 @@ __all__ = ["SimulatedNetwork", "TraceEvent", "active_network"]
 TraceEvent = Tuple[int, str, Tuple[Any, ...]]
 # Every network alive in this process, for the fork handler.
 _networks: weakref.WeakSet[SimulatedNetwork] = weakref.WeakSet()
+
+
+def _as(received: Dict[int, Tuple[bytes, int]], arrival: Delivery) -> Dict[str, Any]:
+    # The payload and TTL one arrival was received with (empty: as the record says).
+    found = received.get(arrival.seq)
+    return {} if found is None else {"payload": found[0], "ttl": found[1]}
+
+
+def _check_delays(seq: int, delays: Tuple[float, ...], chooser: str) -> None:
+    # A delay that is not a finite number of ms up to a day would be a deadline the
+    # loop's clock cannot hold (inf, nan, 1e300): the send fails, nothing is queued.
+    for delay in delays:
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+            raise TypeError(f"{chooser} chose a delay of {delay!r} for datagram #{seq}")
+        if not 0 <= delay <= _MAX_DELAY_MS:
+            raise ValueError(
+                f"{chooser} chose a delay of {delay!r} ms for datagram #{seq}: a delay is "
+                f"finite, 0–{_MAX_DELAY_MS:g} ms (a day)"
+            )
 
 
 class _InFlight:
@@ -202,6 +221,9 @@ class SimulatedNetwork(Faults, Topology):
         self._idle = threading.Condition(self.lock)
         self._datagrams: List[DatagramRecord] = []
         self._deliveries: List[Delivery] = []
+        # Per seq, the payload and TTL as its receiver gets them, where they differ from
+        # the record's (corrupted, truncated, routers crossed): the "delivered" capture.
+        self._received_as: Dict[int, Tuple[bytes, int]] = {}
         self._trace: List[TraceEvent] = []
         self._last_arrival: Dict[_Flow, int] = {}  # per flow, the highest seq arrived
         self._timer_numbers: Dict[int, int] = {}  # timer id -> its number in the trace
@@ -327,7 +349,9 @@ class SimulatedNetwork(Faults, Topology):
         reordering and delays visible, drops absent). Addresses are the real ones: a
         broadcast on a LAN is written once in ``"sent"`` (once per receiving host in
         ``"delivered"``), and a datagram a NAT router rewrote shows the sender's header
-        in ``"sent"``, the receiver's in ``"delivered"``.
+        in ``"sent"``, the receiver's in ``"delivered"``. ``"delivered"`` shows each copy
+        as its receiver got it: the payload corrupted or truncated by a link, the TTL
+        less one per router crossed.
         """
         with self.lock:
             datagrams = list(self._datagrams)
@@ -337,8 +361,11 @@ class SimulatedNetwork(Faults, Topology):
                 self._packet(record, record.time) for record in datagrams if record.first is None
             ]
         elif view == "delivered":  # as each receiver got it (after NAT)
+            received = self._received_as
             packets = [
-                self._packet(datagrams[arrival.seq], arrival.time, received=True)
+                self._packet(
+                    datagrams[arrival.seq], arrival.time, received=True, **_as(received, arrival)
+                )
                 for arrival in deliveries
                 if arrival.outcome == _records.OUTCOME_DELIVERED
             ]
@@ -348,7 +375,13 @@ class SimulatedNetwork(Faults, Topology):
             return _pcap.write_pcap_file(stream, packets)
 
     @staticmethod
-    def _packet(record: DatagramRecord, when: float, received: bool = False) -> _pcap.Packet:
+    def _packet(
+        record: DatagramRecord,
+        when: float,
+        received: bool = False,
+        payload: Optional[bytes] = None,
+        ttl: Optional[int] = None,
+    ) -> _pcap.Packet:
         source, destination = record.source, record.destination
         if received and record.translated is not None:
             source, destination = record.translated
@@ -358,8 +391,8 @@ class SimulatedNetwork(Faults, Topology):
             source_port=source[1],
             destination=ipaddress.ip_address(destination[0]),
             destination_port=destination[1],
-            payload=record.payload,
-            ttl=record.ttl,
+            payload=record.payload if payload is None else payload,
+            ttl=record.ttl if ttl is None else ttl,
             ident=record.seq,
         )
 
@@ -425,7 +458,7 @@ class SimulatedNetwork(Faults, Topology):
         # ``payload``: as it will arrive (a link may corrupt or cut it); records keep
         # what was sent.
         reason, copies, delays, reordered, payload = self._fate_locked(
-            seq, flow, source, destination, route, send.payload, send.ns / 1e6
+            seq, flow, source, destination, route, send.payload, send.ns / 1e6, send.sender.ttl
         )
         if reason:
             fate = _records.DROPPED
@@ -479,6 +512,8 @@ class SimulatedNetwork(Faults, Topology):
             )
         if not copies:
             return seq
+        if self.records and (route.forwards or payload is not send.payload):
+            self._received_as[seq] = (payload, send.sender.ttl - route.forwards)
         datagram = _InFlight(seq, send.sender, destination, payload, route, flow, seen)
         if reordered:
             previous = self._held.pop(flow, None)
@@ -504,6 +539,7 @@ class SimulatedNetwork(Faults, Topology):
         route: Route,
         payload: bytes,
         now_ms: float,
+        ttl: int = 64,
     ) -> Fate:
         """The fate of one datagram toward one receiving host: the one place it is chosen.
 
@@ -515,10 +551,13 @@ class SimulatedNetwork(Faults, Topology):
         of each copy in ms, held back to reorder, the payload as it will arrive).
         """
         reason = route.reason or self._drop_reason(source, destination, route, len(payload))
+        if reason is None and route.forwards and ttl <= route.forwards:
+            reason = _records.REASON_TTL  # a router on the way got it with TTL 1
         outgoing = Outgoing(seq, source, destination, payload, now_ms, route.key, reason, flow)
         chosen = self.decider.decide(self, outgoing)
         if reason:
             return reason, 0, (), False, payload
+        _check_delays(seq, chosen.delays, "the decider")
         if self.records and chosen.decisions:
             self._schedule.extend(chosen.decisions)
         if chosen.lost:
@@ -532,6 +571,7 @@ class SimulatedNetwork(Faults, Topology):
                 return REASON_QUEUE, 0, (), False, payload
             if extra:
                 delays = tuple(round(delay + extra, 3) for delay in delays)
+                _check_delays(seq, delays, "the link's bandwidth queue")
         return None, chosen.copies, delays, chosen.reordered, payload
 
     def _drop_reason(

@@ -123,6 +123,13 @@ class PortTable:
             if not bound:
                 del self._ports[sock.port]
 
+    def holds(self, address: IPAddress, port: int) -> bool:
+        """Whether an open socket is bound to ``port`` where ``address`` reaches it."""
+        return any(
+            not sock.closed and (sock.wildcard or sock.local == address)
+            for sock in self._ports.get(port, ())
+        )
+
     def sockets(self) -> List[Bound]:
         """Every bound socket."""
         return [sock for socks in self._ports.values() for sock in socks]

@@ -40,6 +40,7 @@ REASON_MTU = "mtu"
 REASON_CLOSED = "network closed"
 REASON_NAT = "nat: no mapping"  # unsolicited at a NAT router's outside address
 REASON_NO_ROUTE = "no route"  # a router with no way on
+REASON_TTL = "ttl exceeded"  # a router got it with TTL 1 (ICMP time exceeded on Linux)
 
 # Outcomes of one delivered copy.
 OUTCOME_DELIVERED = "delivered"
@@ -55,7 +56,8 @@ class DatagramRecord:
     """One datagram sent on the simulated network, and the fate chosen for it.
 
     ``fate`` is ``"delivered"``, ``"dropped"`` (see ``reason``: ``"loss"``,
-    ``"partition"``, ``"mtu"``, ``"network closed"``) or ``"duplicated"`` (two copies).
+    ``"partition"``, ``"mtu"``, ``"network closed"``, ``"ttl exceeded"``...) or
+    ``"duplicated"`` (two copies).
     ``delays_ms`` has one entry per copy sent on its way. ``reordered`` means the
     datagram was held back until the next datagram of its flow had been delivered.
     ``time`` is when it was sent (seconds since the epoch), ``seq`` its index in

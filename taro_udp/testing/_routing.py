@@ -13,9 +13,12 @@ before any fate is drawn (the network then draws one fate per route):
   directed broadcast of another subnet is plain unicast toward the router;
 - unicast goes to the host that owns the address on an attached subnet (nobody: lost,
   ``"no host"``), else to the gateway of the first attached subnet that has one, which
-  forwards it (rewriting it when it does NAT), else the send fails ``ENETUNREACH``;
+  forwards it (rewriting it when it does NAT, taking one off its TTL: at TTL 1 it drops
+  it, ``"ttl exceeded"``), else the send fails ``ENETUNREACH``;
 - the network's local host that was never given a LAN keeps 0.2.0's loopback host:
-  broadcast and multicast loop back to it, other addresses are lost (``"no host"``).
+  broadcast and multicast loop back to it; other addresses are lost (``"no host"``) on a
+  network without a LAN (0.2.0's), and fail ``ENETUNREACH`` once some host is on a
+  subnet (the local host has no route there, as Linux with only ``lo`` up).
 
 Every function runs with the network's lock held.
 """
@@ -54,12 +57,14 @@ class Route:
     went down before it arrives. ``key`` is "" for a datagram with one receiver, the
     receiver's name for a broadcast or multicast on a LAN: each draws its own fate.
     ``reason`` is a drop decided by routing (NAT refusal, no route), or None.
+    ``forwards`` is how many routers forward it on its way (each decrements its TTL).
     """
 
     __slots__ = (
         "destination",
         "flow",
         "flow_texts",
+        "forwards",
         "key",
         "kind",
         "links",
@@ -77,6 +82,7 @@ class Route:
         links: Tuple[Attachment, ...] = (),
         key: str = "",
         reason: Optional[str] = None,
+        forwards: int = 0,
     ) -> None:
         self.receiver = receiver
         self.kind = kind
@@ -85,6 +91,8 @@ class Route:
         self.links = links
         self.key = key
         self.reason = reason
+        # How many routers forward it: each takes one off its TTL (at TTL 1, it drops it).
+        self.forwards = forwards
         # The network's flow key for it, and the address texts it was made from (the
         # network keeps routes between sends: it keeps their flow key with them).
         self.flow: Optional[Tuple[str, int, str, int, str]] = None
@@ -116,6 +124,10 @@ def routes_locked(
         if group or is_limited_broadcast(ip):
             kind = MULTICAST if group else BROADCAST
             return source, [Route(host, kind, source, destination)]
+        if host._fabric.has_lan_locked():
+            # A LAN exists and this host is not on it: no route there, as Linux with
+            # only ``lo`` up (a test that forgot local_address= hears it at once).
+            raise os_error(errno.ENETUNREACH)
         return source, [Route(None, UNICAST, source, destination)]
     out = _out_interface(host, bound, ip)
     source = (bound if bound is not None else out.address, port)
@@ -195,11 +207,13 @@ def _forward(
     if nat is not None and arrived is nat.outside and same(ip, nat.outside.address):
         inside = nat.inbound(source, destination[1])
         if inside is None:
+            if router.ports.holds(ip, destination[1]):  # for the router's own socket
+                return Route(router, UNICAST, source, destination, links, forwards=hops - 1)
             return Route(router, UNICAST, source, destination, links, reason=REASON_NAT)
         destination = inside
         ip = inside[0]
-    if router.owns(ip):
-        return Route(router, UNICAST, source, destination, links)
+    if router.owns(ip):  # for the router itself: this one does not forward it
+        return Route(router, UNICAST, source, destination, links, forwards=hops - 1)
     out = next((a for a in router.attachments if a.subnet.contains(ip)), None)
     if out is None:
         gateway = next(
@@ -219,5 +233,5 @@ def _forward(
         source = nat.outbound(source, destination)
     target = out.subnet.owner(ip)
     if target is None:  # nobody there (a directed broadcast is not forwarded either)
-        return Route(None, UNICAST, source, destination, (*links, out))
-    return Route(target.host, UNICAST, source, destination, (*links, out, target))
+        return Route(None, UNICAST, source, destination, (*links, out), forwards=hops)
+    return Route(target.host, UNICAST, source, destination, (*links, out, target), forwards=hops)

@@ -217,6 +217,12 @@ def protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[boo
             reports, result = _run_item(item, _Run(seed, plan.mix(seed), None))
             if any(report.skipped for report in reports):
                 break  # skipped (a missing engine...): once is enough
+            if any(report.failed and report.when == "setup" for report in reports):
+                # An error setting up (a fixture raised): the test never ran, so there
+                # is no fault to blame: reported once, as the error it is.
+                results = []
+                first = None
+                break
             results.append(result)
             if result.failed and first is None:
                 first = (reports, result)
@@ -256,10 +262,23 @@ def _failure_text(item: pytest.Item, report: SwarmReport, result: RunResult, pla
     lines = [f"taro_udp swarm: {report.summary()}"]
     lines.append(f"first failure: seed {result.seed}, mix: {result.mix}")
     lines.append(f"  {result.failure}")
+    wanted = result.failure.signature
+    # The seed run once more, as the replay command would: a failure that does not come
+    # back there comes from outside the schedule (a flaky test): nothing to shrink, and
+    # no command that would not reproduce it.
+    _, again = _run_item(item, _Run(int(result.seed), result.mix, None))
+    if again.failure is None or again.failure.signature != wanted:
+        now = "passed" if again.failure is None else f"failed otherwise: {again.failure}"
+        lines.append(
+            f"did not reproduce (flaky outside the schedule): seed {result.seed} run again "
+            f"{now}; the failure depends on something the simulated network does not "
+            "decide (state kept between runs, real time, unseeded randomness), so it was "
+            "not shrunk"
+        )
+        return "\n".join(lines)
     lines.append(f"replay: {_replay_command(item, int(result.seed))}")
     for other in report.failures[1:5]:
         lines.append(f"  also failing: {_replay_command(item, int(other.seed))}")
-    wanted = result.failure.signature
     last: Dict[Schedule, RunResult] = {}
 
     def attempt(candidate: Schedule) -> Optional[Schedule]:

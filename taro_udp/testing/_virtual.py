@@ -350,22 +350,31 @@ class VirtualClock(_clock.Clock):
             return None
         events = poll(0)
         deadline = thread.next_deadline()
-        due = deadline is not None and round(deadline * 1e9) <= self._ns
+        target = None if deadline is None else _deadline_ns(deadline)
+        due = target is not None and target <= self._ns
         if events or due or thread.has_ready_work():
             drive.rounds_at_instant += 1
             if drive.rounds_at_instant > self.livelock_rounds:
                 raise LivelockError(self._livelock_report(drive))
             return events
-        if deadline is None:
+        if target is None:
             self._nothing_scheduled(drive)
             return None
-        # The nearest ns: asyncio counts a timer due within its clock resolution (1 ns).
-        target = round(deadline * 1e9)
+        if target > _NS_MAX:  # inf, nan or past 2**62 ns: the clock cannot get there
+            if drive.limit_ns <= _NS_MAX:
+                self._ns = max(self._ns, int(drive.limit_ns))
+                self._limit_reached(drive)
+                return None
+            raise VirtualTimeError(
+                f"waiting for {drive.what} at virtual {self.now_ms():.3f} ms: the next timer "
+                f"is due at loop time {deadline!r} s, which virtual time can never reach "
+                "(a delay that is not finite?)"
+            )
         if target > drive.limit_ns:
-            self._ns = max(self._ns, int(min(drive.limit_ns, 2**62)))
+            self._ns = max(self._ns, int(min(drive.limit_ns, _NS_MAX)))
             self._limit_reached(drive)
             return None
-        self._ns = max(self._ns, target)  # the jump: no work until the next deadline
+        self._ns = max(self._ns, int(target))  # the jump: no work until the next deadline
         drive.rounds_at_instant = 0
         drive.fires.clear()
         return events
@@ -455,6 +464,18 @@ class VirtualClock(_clock.Clock):
             count, what, where = max(drive.fires.values())
             text += f"; busiest: {what}, fired {count} times, set at {where or '?'}"
         return text
+
+
+# The furthest virtual instant in ns (the clock is an int; drives' limits stay below it).
+_NS_MAX = 2**62
+
+
+def _deadline_ns(deadline: float) -> float:
+    """A timer's deadline in ns (the nearest: asyncio counts a timer due within its
+    clock resolution); inf when it is not finite or past ``_NS_MAX``."""
+    if not deadline * 1e9 < _NS_MAX:  # (nan too)
+        return math.inf
+    return round(deadline * 1e9)
 
 
 def _advance_ns(ms: Optional[float], seconds: Optional[float], name: str, stacklevel: int) -> int:
