@@ -25,7 +25,7 @@ import itertools
 import math
 import sys
 import threading
-from contextvars import copy_context
+from contextvars import Context, copy_context
 from heapq import heappush
 from threading import get_ident
 from typing import Any, Callable, Dict, Optional
@@ -91,7 +91,10 @@ class _JSTimer:
         self.interval = interval  # seconds, or None for a timeout
         # The callback runs in a copy of the context it was set in, as asyncio's
         # call_later does (a ContextVar set inside one callback stays in that timer).
-        self.context = copy_context()
+        # An empty one is not kept (None: a fresh empty context when it fires): 100,000
+        # pending timers would otherwise hold 100,000 objects for the garbage collector.
+        context = copy_context()
+        self.context: Optional[Context] = context if len(context) else None
         # Its creation number, taken where it is set (any thread): timers due at one
         # instant run in the order they were set, whichever thread armed them first.
         self._seq = next(_seq)
@@ -141,7 +144,7 @@ class _JSTimer:
                 heappush(_loop.current().loop._scheduled, (self.deadline, next(_seq), self))
                 self._scheduled = True
             try:
-                self.context.run(self.callback, *self.args)
+                (self.context or Context()).run(self.callback, *self.args)
             except BaseException as exc:  # noqa: BLE001 - the loop goes on
                 _log.error("taro_udp: %s raised %s", self.describe(), type(exc).__name__, exc=exc)
         finally:
