@@ -199,6 +199,27 @@ def test_a_page_exchanges_datagrams_with_a_python_device(
         device.sock.close()
 
 
+@pytest.mark.parametrize("simulated_network", [{"seed": 2, "duplicate": 1.0}], indirect=True)
+def test_the_page_counts_a_duplicated_reply_once(
+    simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
+) -> None:
+    # A swarm run found it: with every datagram duplicated, the page appended the reply
+    # to its current request twice.
+    device = _DeviceFake()
+    try:
+        runtime = js_runtime(JS / "page")
+        runtime.launch()
+        page = runtime.open_page(f"pages/device/device?address=127.0.0.2&port={device.port}")
+        page.call("onTapPing", {"currentTarget": {"dataset": {"command": "state"}}})
+        runtime.run_until(lambda: page.data["status"] == "online", timeout=WAIT)
+        simulated_network.settle(WAIT)  # every copy of every reply has been read
+        assert any(d.copy == 1 and d.outcome == "delivered" for d in simulated_network.deliveries)
+        assert page.data["replies"] == [{"seq": 1, "state": "on"}]
+        page.close()
+    finally:
+        device.sock.close()
+
+
 def test_taro_udp_run_runs_a_script_until_it_is_idle() -> None:
     env = dict(os.environ, TARO_UDP_BIND_ADDRESS="127.0.0.1")
     done = subprocess.run(

@@ -13,11 +13,14 @@ Page({
   onLoad(query) {
     this.device = { address: query.address, port: Number(query.port) }
     this.seq = 0
+    this.answered = 0  // the last seq answered: a duplicated reply is not a second one
     this.retry = 0
     this.udp = wx.createUDPSocket()
     this.udp.onMessage((res) => {
       const reply = decode(res.message)
       if (reply === null || reply.seq !== this.seq) return  // late or foreign
+      if (this.answered === reply.seq) return  // the network duplicated it
+      this.answered = reply.seq
       clearTimeout(this.retry)
       getApp().globalData.lastDevice = this.device
       this.setData({
