@@ -266,12 +266,24 @@ def test_r18_error_classes_are_bounded_and_standard_names_still_work(runtime: JS
 
 
 def test_r10_a_value_nested_too_deep_is_a_clear_ValueError(runtime: JSRuntime) -> None:
-    for source in (
-        "var d = []; for (var i = 0; i < 3000; i++) d = [d]; d",
-        "var d = [function () {}]; for (var i = 0; i < 900; i++) d = [d]; d",
+    # Whole, or a ValueError saying why: never Python's own RecursionError. (Python 3.12+
+    # decodes JSON this deep in C, so there the value comes through whole.)
+    for depth, source in (
+        (3000, "var d = []; for (var i = 0; i < 3000; i++) d = [d]; d"),
+        (901, "var d = [function () {}]; for (var i = 0; i < 900; i++) d = [d]; d"),
     ):
-        with pytest.raises(ValueError, match="nested too deeply"):
-            runtime.eval(source)
+        refused = ""
+        try:
+            value = runtime.eval(source)
+        except ValueError as exc:
+            refused = str(exc)
+        if refused:
+            assert "nested too deeply" in refused
+            continue
+        levels = 0
+        while isinstance(value, list) and value:
+            value, levels = value[0], levels + 1
+        assert levels == depth
     assert runtime.eval("1 + 1") == 2
 
 
