@@ -251,6 +251,20 @@ except OSError:
     pass
 """
 
+# A child's descriptor table filled up (64 at most, every one taken, in ``held``), after
+# the child has imported what it needs: nothing it does next can open an fd.
+FILL_FD_TABLE = r"""
+import os, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+"""
+
 FD_SCRIPT = (
     PRELOAD_LIBGCC
     + r"""

@@ -25,7 +25,7 @@ from taro_udp.js.plugin import JSRuntimeFactory
 from taro_udp.testing import SimulatedNetwork
 
 from ._helpers import WAIT
-from .test_faults import PRELOAD_LIBGCC
+from .test_faults import FILL_FD_TABLE, PRELOAD_LIBGCC
 
 
 def _child(code: str, *args: str, shell: str = "") -> Dict[str, Any]:
@@ -121,14 +121,9 @@ NO_FD = (
 import json, os, resource, time, logging
 logging.disable(logging.CRITICAL)
 import asyncio, quickjs, taro_udp, taro_udp._eventloop, taro_udp.js, taro_udp.js._runtime
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-held = []
-try:
-    while True:
-        held.append(os.open(os.devnull, os.O_RDONLY))
-except OSError:
-    pass
+"""
+    + FILL_FD_TABLE
+    + r"""
 from taro_udp.js import JSRuntime
 started = time.monotonic()
 out = {}

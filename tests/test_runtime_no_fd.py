@@ -16,7 +16,7 @@ from typing import Any, Dict
 import pytest
 
 from ._helpers import WAIT
-from .test_faults import PRELOAD_LIBGCC
+from .test_faults import FILL_FD_TABLE, PRELOAD_LIBGCC
 
 pytest.importorskip("resource")
 
@@ -27,14 +27,9 @@ import json, os, resource, sys, threading, time, logging
 logging.disable(logging.CRITICAL)
 # loaded before the fds run out (taro_udp imports its modules on first use)
 import asyncio, taro_udp, taro_udp._eventloop, taro_udp._timers, taro_udp._runtime
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-held = []
-try:
-    while True:
-        held.append(os.open(os.devnull, os.O_RDONLY))
-except OSError:
-    pass
+"""
+    + FILL_FD_TABLE
+    + r"""
 result = {}
 started = time.monotonic()
 try:
