@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -25,6 +25,7 @@ if sys.version_info < (3, 10):  # pragma: no cover
 pytest.importorskip("quickjs", reason="taro_udp.js needs the quickjs-ng package")
 
 import taro_udp
+from taro_udp.js import JSRuntime, Page
 from taro_udp.js.plugin import JSRuntimeFactory
 from taro_udp.testing import SimulatedNetwork
 
@@ -174,19 +175,28 @@ class _DeviceFake:
         )
 
 
+def _open_device_page(js_runtime: JSRuntimeFactory, device: _DeviceFake) -> Tuple[JSRuntime, Page]:
+    runtime = js_runtime(JS / "page")
+    runtime.launch()
+    page = runtime.open_page(f"pages/device/device?address=127.0.0.2&port={device.port}")
+    return runtime, page
+
+
+def _ping_until_online(runtime: JSRuntime, page: Page) -> None:
+    page.call("onTapPing", {"currentTarget": {"dataset": {"command": "state"}}})
+    runtime.run_until(lambda: page.data["status"] == "online", timeout=WAIT)
+
+
 def test_a_page_exchanges_datagrams_with_a_python_device(
     simulated_network: SimulatedNetwork, js_runtime: JSRuntimeFactory
 ) -> None:
     device = _DeviceFake()
     try:
-        runtime = js_runtime(JS / "page")
-        runtime.launch()
+        runtime, page = _open_device_page(js_runtime, device)
         assert runtime.console_text() == ["app launched"]
-        page = runtime.open_page(f"pages/device/device?address=127.0.0.2&port={device.port}")
         assert page.data["status"] == "ready"
         assert page.data["port"] > 0
-        page.call("onTapPing", {"currentTarget": {"dataset": {"command": "state"}}})
-        runtime.run_until(lambda: page.data["status"] == "online", timeout=WAIT)
+        _ping_until_online(runtime, page)
         data = page.data
         assert data["replies"] == [{"seq": 1, "state": "on"}]
         assert data["last"] == {"state": "on"}
@@ -207,11 +217,8 @@ def test_the_page_counts_a_duplicated_reply_once(
     # to its current request twice.
     device = _DeviceFake()
     try:
-        runtime = js_runtime(JS / "page")
-        runtime.launch()
-        page = runtime.open_page(f"pages/device/device?address=127.0.0.2&port={device.port}")
-        page.call("onTapPing", {"currentTarget": {"dataset": {"command": "state"}}})
-        runtime.run_until(lambda: page.data["status"] == "online", timeout=WAIT)
+        runtime, page = _open_device_page(js_runtime, device)
+        _ping_until_online(runtime, page)
         simulated_network.settle(WAIT)  # every copy of every reply has been read
         assert any(d.copy == 1 and d.outcome == "delivered" for d in simulated_network.deliveries)
         assert page.data["replies"] == [{"seq": 1, "state": "on"}]
